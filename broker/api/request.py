@@ -1,0 +1,80 @@
+"""Per-request context: tenant, @context term map and stores, resolved once per request (6.3.5, 4.14)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from broker.api.state import Services, services
+from broker.ngsild.context import TermMap, parse_link_header_contexts
+from broker.ngsild.errors import BadRequestData, NonexistentTenant
+from broker.ngsild.media import JSON_LD
+from broker.store.entities import EntityStore, ensure_entity_indexes
+from tenants.names import InvalidTenantName, normalize_tenant
+
+TENANT_HEADERS = ("NGSILD-Tenant", "Fiware-Service")
+TENANT_KEY = web.RequestKey("tenant", str)
+
+
+def tenant_of(request: web.Request) -> str:
+    """The normalised tenant of a request ("" = the default tenant); 400 for an invalid name."""
+    if TENANT_KEY in request:
+        return request[TENANT_KEY]
+    raw = next((request.headers[h] for h in TENANT_HEADERS if h in request.headers), None)
+    try:
+        tenant = normalize_tenant(raw) if raw is not None and raw.strip() else ""
+    except InvalidTenantName as exc:
+        request[TENANT_KEY] = ""
+        raise BadRequestData(str(exc)) from None
+    request[TENANT_KEY] = tenant
+    return tenant
+
+
+@dataclass
+class RequestContext:
+    """Everything a handler needs about who asks, in which tenant, with which @context."""
+
+    tenant: str
+    terms: TermMap
+    context: Any
+    """The @context to answer with: the request's own, or the core context URL."""
+    services: Services
+    entities: EntityStore
+
+
+def body_context(body: Any, media: str, request: web.Request) -> Any:
+    """The @context of a body-bearing request per 6.3.5's Content-Type matrix."""
+    link = parse_link_header_contexts(request.headers.getall("Link", []))
+    in_body = isinstance(body, dict) and "@context" in body
+    if media == JSON_LD:
+        if link is not None:
+            raise BadRequestData("A JSON-LD Link header is not allowed with Content-Type application/ld+json")
+        if not in_body:
+            raise BadRequestData("Content-Type application/ld+json requires an @context in the body")
+        return body["@context"]
+    if in_body:
+        raise BadRequestData("@context in the body requires Content-Type application/ld+json "
+                             "(with application/json, send the context in a Link header)")
+    return link
+
+
+async def request_context(request: web.Request, *, context: Any = None, from_link: bool = True,
+                          create: bool = False) -> RequestContext:
+    """Resolve tenant and @context. `create` operations register an unknown tenant implicitly."""
+    svc = services(request)
+    tenant = tenant_of(request)
+    if from_link and context is None:
+        context = parse_link_header_contexts(request.headers.getall("Link", []))
+    terms = await svc.contexts.term_map(context, tenant)
+    if create:
+        await svc.tenants.ensure(tenant)
+    elif not await svc.tenants.exists(tenant):
+        raise NonexistentTenant(f"Tenant '{tenant}' does not exist")
+    db = svc.databases.tenant(tenant or None)
+    if tenant not in svc.indexed_tenants:
+        await ensure_entity_indexes(db)
+        svc.indexed_tenants.add(tenant)
+    return RequestContext(tenant=tenant, terms=terms, context=context or svc.contexts.core_url,
+                          services=svc, entities=EntityStore(db))

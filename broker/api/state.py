@@ -1,0 +1,31 @@
+"""What the handlers share for the life of the process: settings, database, registries, caches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from broker.config import Settings
+from broker.store.client import Databases
+from broker.store.contexts import ContextResolver
+from tenants.registry import TenantRegistry
+
+
+@dataclass
+class Services:
+    settings: Settings
+    databases: Databases
+    tenants: TenantRegistry
+    contexts: ContextResolver
+    database_alive: Callable[[], bool] = lambda: True
+    """False when the embedded database child has died (readiness)."""
+    indexed_tenants: set[str] = field(default_factory=set)
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+def services(request: web.Request) -> Services:
+    return request.app[SERVICES]

@@ -1,0 +1,49 @@
+"""Builds the aiohttp Application: settings → stores → routes → middleware."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from broker.api import contexts, entities, system
+from broker.api.http import MAX_BODY_KEY
+from broker.api.middleware import problem_middleware
+from broker.api.state import SERVICES, Services
+from broker.config import Settings
+from broker.store.client import Databases
+from broker.store.contexts import CONTEXTS, ContextResolver, ContextSettings
+from tenants.registry import TENANTS, TenantRegistry
+
+
+def create_app(settings: Settings, mongo_url: str, *,
+               database_alive: Callable[[], bool] = lambda: True) -> web.Application:
+    """The broker application for a MongoDB URL (the embedded server's or a real one)."""
+    app = web.Application(middlewares=[problem_middleware],
+                          client_max_size=settings.max_body_bytes + 1)
+    app[MAX_BODY_KEY] = settings.max_body_bytes
+    databases = Databases(mongo_url, settings.db_prefix, settings.mongo_timeout_ms)
+    app[SERVICES] = Services(
+        settings=settings,
+        databases=databases,
+        tenants=TenantRegistry(databases.catalog[TENANTS], settings.tenant_cache_ttl_s),
+        contexts=ContextResolver(databases.catalog[CONTEXTS], ContextSettings(
+            core_version=settings.core_context_version,
+            fetch_timeout_s=settings.context_fetch_timeout_s,
+            max_bytes=settings.context_max_bytes,
+            cache_ttl_s=settings.context_cache_ttl_s,
+            unavailable_status=settings.ld_context_unavailable_status,
+        )),
+        database_alive=database_alive,
+    )
+    system.add_routes(app)
+    entities.add_routes(app)
+    contexts.add_routes(app)
+    app.on_cleanup.append(_close)
+    return app
+
+
+async def _close(app: web.Application) -> None:
+    svc = app[SERVICES]
+    await svc.contexts.close()
+    await svc.databases.close()

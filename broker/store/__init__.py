@@ -1,0 +1,1 @@
+"""MongoDB adapters: the only package that speaks to the database."""

@@ -1,0 +1,37 @@
+"""The MongoDB client and the tenant → database mapping (one database per tenant + the catalog)."""
+
+from __future__ import annotations
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+CATALOG_SUFFIX = "catalog"
+
+
+class Databases:
+    """One AsyncMongoClient per process; database names `<prefix>`, `<prefix>-<tenant>`, `<prefix>-catalog`."""
+
+    def __init__(self, url: str, prefix: str, timeout_ms: int = 5000) -> None:
+        self.prefix = prefix
+        self.client: AsyncMongoClient = AsyncMongoClient(
+            url,
+            serverSelectionTimeoutMS=timeout_ms,
+            connectTimeoutMS=timeout_ms,
+            socketTimeoutMS=max(timeout_ms * 6, 30_000),
+            tz_aware=True,
+            appname="kyodo",
+        )
+        self.catalog: AsyncDatabase = self.client[f"{prefix}-{CATALOG_SUFFIX}"]
+
+    def tenant(self, tenant: str | None) -> AsyncDatabase:
+        """The database of a tenant; None is the default tenant."""
+        return self.client[f"{self.prefix}-{tenant}" if tenant else self.prefix]
+
+    async def ping(self) -> None:
+        await self.client.admin.command("ping")
+
+    async def drop_tenant(self, tenant: str) -> None:
+        await self.client.drop_database(f"{self.prefix}-{tenant}")
+
+    async def close(self) -> None:
+        await self.client.close()

@@ -1,0 +1,1 @@
+"""Tenants of the shared platform: names, the registry in the shared catalog, provisioning."""
