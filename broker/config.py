@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     """LdContextNotAvailable is 503 in GS CIM 009 V1.8 and 504 in V1.9.1."""
     context_fetch_timeout_s: float = Field(5.0, gt=0)
     context_max_bytes: int = Field(512 * 1024, ge=1024)
-    context_cache_ttl_s: float = Field(3600.0, ge=0)
+    context_cache_ttl_s: float = Field(300.0, ge=0)
     tenant_cache_ttl_s: float = Field(5.0, ge=0)
 
     @field_validator("log_level", mode="before")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from broker.api.http import (
@@ -15,9 +13,10 @@ from broker.api.http import (
     no_content,
     read_json,
 )
-from broker.api.request import tenant_of
-from broker.api.state import Services, services
-from broker.ngsild.errors import BadRequestData, InvalidRequest, NonexistentTenant, ResourceNotFound
+from broker.api.request import existing_tenant, tenant_of
+from broker.api.state import services
+from broker.ngsild.context import parse_context_document
+from broker.ngsild.errors import BadRequestData, ResourceNotFound
 from broker.ngsild.media import negotiate, request_media_type
 from broker.ngsild.names import format_datetime
 from broker.store.contexts import CACHED, HOSTED, IMPLICIT, StoredContext
@@ -26,37 +25,11 @@ CONTEXTS_PATH = f"{API_BASE}/jsonldContexts"
 _KINDS = (HOSTED, CACHED, IMPLICIT)
 
 
-def parse_context_document(body: Any) -> Any:
-    """The @context of a POST /jsonldContexts body: an object, or a list of URLs and objects."""
-    if not isinstance(body, dict):
-        raise InvalidRequest(f"The body must be a JSON object with an @context member, got "
-                             f"{type(body).__name__}")
-    if "@context" not in body:
-        raise BadRequestData("The body has no @context member")
-    context = body["@context"]
-    if isinstance(context, list):
-        if not context:
-            raise BadRequestData("@context must not be an empty array")
-        for entry in context:
-            if not isinstance(entry, str | dict):
-                raise BadRequestData(f"@context array entries must be URLs or objects, got {entry!r}")
-    elif not isinstance(context, dict):
-        raise BadRequestData(f"@context must be an object or an array, got {type(context).__name__}")
-    return context
-
-
 def _kind(request: web.Request) -> str | None:
     kind = request.query.get("kind")
     if kind is not None and kind not in _KINDS:
         raise BadRequestData(f"URL parameter 'kind' must be one of {', '.join(_KINDS)}, got {kind!r}")
     return kind
-
-
-async def _tenant(request: web.Request, svc: Services) -> str:
-    tenant = tenant_of(request)
-    if not await svc.tenants.exists(tenant):
-        raise NonexistentTenant(f"Tenant '{tenant}' does not exist")
-    return tenant
 
 
 def _url(stored: StoredContext, request: web.Request) -> str:
@@ -76,8 +49,8 @@ async def add_context(request: web.Request) -> web.Response:
     context = parse_context_document(await read_json(request))
     svc = services(request)
     tenant = tenant_of(request)
-    await svc.tenants.ensure(tenant)
     local_id = await svc.contexts.host_context(context, tenant)
+    await svc.tenants.ensure(tenant)
     return created(f"{CONTEXTS_PATH}/{local_id}")
 
 
@@ -87,7 +60,7 @@ async def list_contexts(request: web.Request) -> web.Response:
     check_params(request, ("details", "kind"))
     details, kind = boolean_param(request, "details"), _kind(request)
     svc = services(request)
-    found = await svc.contexts.list_contexts(await _tenant(request, svc), kind)
+    found = await svc.contexts.list_contexts(await existing_tenant(request), kind)
     render = _details if details else _url
     return json_response([render(stored, request) for stored in found], media=media)
 
@@ -99,7 +72,7 @@ async def serve_context(request: web.Request) -> web.Response:
     details = boolean_param(request, "details")
     svc = services(request)
     context_id = request.match_info["contextId"]
-    stored = await svc.contexts.find_context(context_id, await _tenant(request, svc))
+    stored = await svc.contexts.find_context(context_id, await existing_tenant(request))
     if stored is None:
         raise ResourceNotFound(f"No @context {context_id!r}")
     return json_response(_details(stored, request) if details else stored.body, media=media)
@@ -110,7 +83,7 @@ async def delete_context(request: web.Request) -> web.Response:
     check_params(request, ("reload",))
     reload = boolean_param(request, "reload")
     svc = services(request)
-    context_id, tenant = request.match_info["contextId"], await _tenant(request, svc)
+    context_id, tenant = request.match_info["contextId"], await existing_tenant(request)
     if reload:
         found = await svc.contexts.reload_context(context_id, tenant)
     else:

@@ -92,6 +92,7 @@ async def create_entity(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         raise InvalidRequest(f"The entity must be a JSON object, got a JSON {type(body).__name__}")
     entity = payload.parse_entity(body, ctx.terms, now=utc_now())
+    await ctx.register_tenant()
     await ctx.entities.create(entity)
     return created(entity_location(entity["id"]))
 
@@ -146,8 +147,8 @@ async def replace_entity(request: web.Request) -> web.Response:
         raise InvalidRequest(f"The entity must be a JSON object, got a JSON {type(body).__name__}")
     if body.get("id", body.get("@id", entity_id)) != entity_id:
         raise BadRequestData(f"The body's id differs from the URL's {entity_id!r}")
-    replacement: Entity = payload.parse_entity({**body, "id": entity_id}, ctx.terms, now=utc_now())
     now = utc_now()
+    replacement: Entity = payload.parse_entity({**body, "id": entity_id}, ctx.terms, now=now)
     await ctx.entities.modify(entity_id, lambda old: update.replace_entity(old, replacement, now=now))
     return no_content()
 
@@ -259,10 +260,6 @@ def _write_options(request: web.Request, allowed: tuple[str, ...]) -> set[str]:
 async def missing_entity_id(request: web.Request) -> web.Response:
     """PUT/PATCH /entities/ without an id."""
     raise BadRequestData("An entity id is required in the URL path")
-
-
-async def missing_attribute_name(request: web.Request) -> web.Response:
-    raise web.HTTPMethodNotAllowed(request.method, ["GET"])
 
 
 def add_routes(app: web.Application) -> None:

@@ -43,6 +43,16 @@ class RequestContext:
     services: Services
     entities: EntityStore
 
+    async def register_tenant(self) -> None:
+        """Create operations make an unknown tenant exist (4.14); called right before the write."""
+        await self.services.tenants.ensure(self.tenant)
+        await self.ensure_indexes()
+
+    async def ensure_indexes(self) -> None:
+        if self.tenant not in self.services.indexed_tenants:
+            await ensure_entity_indexes(self.services.databases.tenant(self.tenant or None))
+            self.services.indexed_tenants.add(self.tenant)
+
 
 def body_context(body: Any, media: str, request: web.Request) -> Any:
     """The @context of a body-bearing request per 6.3.5's Content-Type matrix."""
@@ -60,21 +70,24 @@ def body_context(body: Any, media: str, request: web.Request) -> Any:
     return link
 
 
+async def existing_tenant(request: web.Request) -> str:
+    """The request's tenant, which must exist (404 NonexistentTenant otherwise)."""
+    tenant = tenant_of(request)
+    if not await services(request).tenants.exists(tenant):
+        raise NonexistentTenant(f"Tenant '{tenant}' does not exist")
+    return tenant
+
+
 async def request_context(request: web.Request, *, context: Any = None, from_link: bool = True,
                           create: bool = False) -> RequestContext:
-    """Resolve tenant and @context. `create` operations register an unknown tenant implicitly."""
+    """Resolve tenant and @context. With `create` the tenant may be new: see register_tenant."""
     svc = services(request)
-    tenant = tenant_of(request)
+    tenant = tenant_of(request) if create else await existing_tenant(request)
     if from_link and context is None:
         context = parse_link_header_contexts(request.headers.getall("Link", []))
     terms = await svc.contexts.term_map(context, tenant)
-    if create:
-        await svc.tenants.ensure(tenant)
-    elif not await svc.tenants.exists(tenant):
-        raise NonexistentTenant(f"Tenant '{tenant}' does not exist")
-    db = svc.databases.tenant(tenant or None)
-    if tenant not in svc.indexed_tenants:
-        await ensure_entity_indexes(db)
-        svc.indexed_tenants.add(tenant)
-    return RequestContext(tenant=tenant, terms=terms, context=context or svc.contexts.core_url,
-                          services=svc, entities=EntityStore(db))
+    ctx = RequestContext(tenant=tenant, terms=terms, context=context or svc.contexts.core_url,
+                         services=svc, entities=EntityStore(svc.databases.tenant(tenant or None)))
+    if not create:
+        await ctx.ensure_indexes()
+    return ctx

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from broker.ngsild.errors import BadRequestData
+from broker.ngsild.errors import BadRequestData, InvalidRequest
 
 CORE_CONTEXT_URLS = {
     "1.8": "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld",
@@ -255,3 +255,16 @@ def context_entries(value: Any) -> list[Any]:
             raise BadRequestData(
                 f"@context entries must be URLs or objects, got {type(entry).__name__}: {entry!r}")
     return entries
+
+
+def parse_context_document(body: Any) -> Any:
+    """The @context of a POST /jsonldContexts body: an object, or a list of URLs and objects (5.13.2)."""
+    if not isinstance(body, dict):
+        raise InvalidRequest(f"The body must be a JSON object with an @context member, got {type(body).__name__}")
+    if "@context" not in body:
+        raise BadRequestData("The body has no @context member")
+    context = body["@context"]
+    if not isinstance(context, dict | list):
+        raise BadRequestData(f"@context must be an object or an array, got {type(context).__name__}")
+    context_entries(context)
+    return context

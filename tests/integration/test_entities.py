@@ -552,3 +552,15 @@ async def test_tenants_are_isolated_and_names_are_normalised(client):
 async def test_an_invalid_tenant_name_is_400(client, tenant):
     response = await client.post(f"{API}/entities", json=BUILDING, headers={"NGSILD-Tenant": tenant})
     await problem(response, 400, "BadRequestData")
+
+
+async def test_a_rejected_create_does_not_create_the_tenant(client):
+    headers = {"NGSILD-Tenant": "nara"}
+    bad = {"id": "urn:ngsi-ld:T:1"}
+    await problem(await client.post(f"{API}/entities", json=bad, headers=headers), 400, "BadRequestData")
+    await problem(await client.get(f"{API}/entities/urn:ngsi-ld:T:1", headers=headers), 404, "NonexistentTenant")
+
+
+async def test_delete_scope_of_an_entity_without_scope_is_404(client):
+    await create(client)
+    await problem(await client.delete(f"{API}/entities/{BUILDING['id']}/attrs/scope"), 404, "ResourceNotFound")

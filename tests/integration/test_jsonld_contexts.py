@@ -243,6 +243,15 @@ async def test_reload_fetches_a_cached_entry_again(client, context_server):
     assert await served.json() == {"@context": {**SHOP, "price": "https://example.org/price"}}
 
 
+async def test_reload_accepts_the_local_id_of_a_cached_entry(client, context_server):
+    cached = context_server.add("shop", SHOP)
+    await host(client, [cached])
+    info = await (await client.get(encoded(cached) + "?details=true")).json()
+    response = await client.delete(f"{CONTEXTS}/{info['localId']}?reload=true")
+    assert response.status == 204
+    assert context_server.hits == {"shop": 2}
+
+
 async def test_failed_reload_is_ld_context_not_available_and_keeps_the_entry(client, context_server):
     cached = context_server.add("shop", SHOP)
     await host(client, [cached])
