@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from broker.api import contexts, entities, system
+from broker.api import batch, contexts, entities, query, system
 from broker.api.http import MAX_BODY_KEY
 from broker.api.middleware import problem_middleware
 from broker.api.state import SERVICES, Services
@@ -39,6 +39,8 @@ def create_app(settings: Settings, mongo_url: str, *,
     system.add_routes(app)
     entities.add_routes(app)
     contexts.add_routes(app)
+    query.add_routes(app)
+    batch.add_routes(app)
     app.on_cleanup.append(_close)
     return app
 
