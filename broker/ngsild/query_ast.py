@@ -58,7 +58,9 @@ class AttributePath:
     sub        dotted continuation: expanded sub-attribute names, or a final INSTANCE_MEMBER_TARGETS
                member (`temperature.observedAt` → sub=("observedAt",))
     compound   `[a][b]` keys into a JSON value (never expanded)
-    language   `[en]` / `[*]` on a LanguageProperty (mutually exclusive with compound)
+    language   `[en]` / `[*]` on a LanguageProperty. The q syntax cannot tell `name[en]` from
+               `address[city]`, so a single bracket that looks like a language tag (or `*`) sets
+               both compound=(tag,) and language=tag: match either a languageMap entry or the key.
     """
 
     attribute: str
@@ -148,6 +150,15 @@ class OrderKey:
     descending: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class EntitySelector:
+    """One EntitySelector of a Query body (5.2.33) when several must be ORed (see EntityQuery.selectors)."""
+
+    ids: tuple[str, ...] = ()
+    id_pattern: str | None = None  # ignored when ids is given
+    types: Node | None = None
+
+
 @dataclass(frozen=True)
 class EntityQuery:
     """A Query Entities request (5.7.2) after parsing: URL parameters or a Query body (5.2.23)."""
@@ -167,3 +178,6 @@ class EntityQuery:
     count: bool = False
     local: bool = False
     render: RenderOptions = field(default_factory=RenderOptions)
+    selectors: tuple[EntitySelector, ...] = ()
+    """Several EntitySelectors of a Query body that cannot be folded into ids/id_pattern/types: an
+    entity matches if it matches ANY of them. When non-empty, ids, id_pattern and types are empty."""
