@@ -100,11 +100,17 @@ def _parse_options(raw: str | None) -> tuple[Format | None, bool]:
     return format_, sys_attrs
 
 
+#: the longest attrs/pick/omit list accepted: bounds the work one request can ask for
+MAX_NAMES = 1000
+
+
 def _parse_names(raw: str | None, parameter: str, terms: TermMap) -> frozenset[str] | None:
     if raw is None:
         return None
     projection = parameter != "attrs"
     items = _PROJECTION_SEPARATORS.split(raw) if projection else raw.split(",")
+    if len(items) > MAX_NAMES:
+        raise BadRequestData(f"{parameter} lists {len(items)} names; at most {MAX_NAMES} are allowed")
     names = set()
     for item in items:
         if projection and item in ENTITY_MEMBER_NAMES:

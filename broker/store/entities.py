@@ -30,6 +30,8 @@ async def ensure_entity_indexes(db: AsyncDatabase) -> None:
     await collection.create_index([("type", ASCENDING)], name="type")
     await collection.create_index([("attrNames", ASCENDING)], name="attrNames")
     await collection.create_index([("modifiedAt", DESCENDING)], name="modifiedAt")
+    # single-field on a scalar, so `distinct` reads only index keys (discovery, documents.py)
+    await collection.create_index([("shape", ASCENDING)], name="shape")
 
 
 class EntityStore:

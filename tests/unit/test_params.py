@@ -6,7 +6,7 @@ import pytest
 
 from broker.ngsild.context import compile_term_map, core_context_document, core_term_map
 from broker.ngsild.errors import BadRequestData, InvalidRequest, NgsiLdError
-from broker.ngsild.params import RenderOptions, parse_render_options
+from broker.ngsild.params import MAX_NAMES, RenderOptions, parse_render_options
 
 CORE = core_term_map()
 USER = compile_term_map(
@@ -163,3 +163,9 @@ def test_all_parameters_together() -> None:
     assert parse_render_options(query, USER) == RenderOptions(
         format="concise", sys_attrs=True, lang="ja", pick=frozenset({"id", "https://schema.org/name"}),
         dataset_id=frozenset({"urn:ds:1"}))
+
+
+def test_an_attrs_list_over_the_limit_is_rejected():
+    names = ",".join(f"a{i}" for i in range(MAX_NAMES + 1))
+    with pytest.raises(BadRequestData, match="at most 1000"):
+        parse_render_options({"attrs": names}, CORE)
