@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "console"
 
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    max_batch_entities: int = Field(1000, ge=1)
+    """Most entities (or ids) one /entityOperations request may carry; more → 413."""
+    default_limit: int = Field(20, ge=1)
+    max_limit: int = Field(1000, ge=1)
     mongo_timeout_ms: int = Field(5000, ge=100)
     core_context_version: Literal["1.8", "1.9"] = "1.8"
     ld_context_unavailable_status: Literal[503, 504] = 503
@@ -32,6 +36,19 @@ class Settings(BaseSettings):
     context_max_bytes: int = Field(512 * 1024, ge=1024)
     context_cache_ttl_s: float = Field(300.0, ge=0)
     tenant_cache_ttl_s: float = Field(5.0, ge=0)
+
+    subscription_cache_ttl_s: float = Field(2.0, ge=0)
+    """A subscription created or changed on another replica is used here within this delay."""
+    notify_poll_interval_s: float = Field(1.0, gt=0)
+    notify_lease_s: float = Field(60.0, gt=0)
+    notify_max_attempts: int = Field(8, ge=1)
+    notify_backoff_base_s: float = Field(1.0, gt=0)
+    notify_backoff_max_s: float = Field(300.0, gt=0)
+    notify_endpoint_concurrency: int = Field(4, ge=1)
+    notify_endpoint_queue: int = Field(100, ge=1)
+    notify_default_timeout_s: float = Field(10.0, gt=0)
+    notification_targets: Literal["any", "public"] = "any"
+    """"public" refuses notification endpoints on loopback, private or link-local addresses (SSRF guard)."""
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from broker.api import changes
 from broker.api.http import (
     API_BASE,
     boolean_param,
@@ -17,6 +18,7 @@ from broker.api.http import (
     no_content,
     read_json,
     utc_now,
+    write_options,
 )
 from broker.api.request import RequestContext, body_context, request_context
 from broker.ngsild import entity as payload
@@ -94,6 +96,7 @@ async def create_entity(request: web.Request) -> web.Response:
     entity = payload.parse_entity(body, ctx.terms, now=utc_now())
     await ctx.register_tenant()
     await ctx.entities.create(entity)
+    await changes.entities_changed(ctx, [changes.created(entity)])
     return created(entity_location(entity["id"]))
 
 
@@ -125,7 +128,8 @@ async def delete_entity(request: web.Request) -> web.Response:
     check_params(request, ("type", "local"))
     entity_id = _path_entity_id(request)
     ctx = await request_context(request)
-    await ctx.entities.delete(entity_id, types=_types(request, ctx))
+    deleted = await ctx.entities.delete(entity_id, types=_types(request, ctx))
+    await changes.entities_changed(ctx, [changes.deleted(deleted, utc_now())])
     return no_content()
 
 
@@ -149,7 +153,8 @@ async def replace_entity(request: web.Request) -> web.Response:
         raise BadRequestData(f"The body's id differs from the URL's {entity_id!r}")
     now = utc_now()
     replacement: Entity = payload.parse_entity({**body, "id": entity_id}, ctx.terms, now=now)
-    await ctx.entities.modify(entity_id, lambda old: update.replace_entity(old, replacement, now=now))
+    outcome = await ctx.entities.modify(entity_id, lambda old: update.replace_entity(old, replacement, now=now))
+    await changes.entities_changed(ctx, changes.updated(outcome))
     return no_content()
 
 
@@ -166,6 +171,7 @@ async def merge_entity(request: web.Request) -> web.Response:
     outcome = await ctx.entities.modify(
         entity_id, lambda old: update.merge_entity(old, fragment, now=now, observed_at=observed_at),
         types=_types(request, ctx))
+    await changes.entities_changed(ctx, changes.updated(outcome))
     return _update_result(outcome, ctx)
 
 
@@ -173,13 +179,14 @@ async def append_attributes(request: web.Request) -> web.Response:
     """POST /entities/{entityId}/attrs — 5.6.3: 204, or 207 when noOverwrite skipped attributes."""
     check_params(request, ("options", "type", "local"))
     entity_id = _path_entity_id(request)
-    options = _write_options(request, ("noOverwrite",))
+    options = write_options(request, ("noOverwrite",))
     body, ctx = await _body_request(request)
     fragment = _fragment(body, ctx, entity_id, allow_null=False)
     now = utc_now()
     outcome = await ctx.entities.modify(
         entity_id, lambda old: update.append_attributes(old, fragment, overwrite="noOverwrite" not in options,
                                                         now=now))
+    await changes.entities_changed(ctx, changes.updated(outcome))
     return _update_result(outcome, ctx)
 
 
@@ -191,6 +198,7 @@ async def update_attributes(request: web.Request) -> web.Response:
     fragment = _fragment(body, ctx, entity_id, allow_null=True)
     now = utc_now()
     outcome = await ctx.entities.modify(entity_id, lambda old: update.update_attributes(old, fragment, now=now))
+    await changes.entities_changed(ctx, changes.updated(outcome))
     return _update_result(outcome, ctx)
 
 
@@ -205,8 +213,9 @@ async def partial_update_attribute(request: web.Request) -> web.Response:
     instances = payload.parse_attribute(body, name, ctx.terms, now=utc_now(), allow_null=True, partial=True)
     now = utc_now()
     expanded = ctx.terms.expand(name)
-    await ctx.entities.modify(
+    outcome = await ctx.entities.modify(
         entity_id, lambda old: update.partial_update_attribute(old, expanded, instances, now=now))
+    await changes.entities_changed(ctx, changes.updated(outcome))
     return no_content()
 
 
@@ -221,7 +230,9 @@ async def replace_attribute(request: web.Request) -> web.Response:
     instances = payload.parse_attribute(body, name, ctx.terms, now=utc_now(), allow_null=False, partial=False)
     now = utc_now()
     expanded = ctx.terms.expand(name)
-    await ctx.entities.modify(entity_id, lambda old: update.replace_attribute(old, expanded, instances, now=now))
+    outcome = await ctx.entities.modify(
+        entity_id, lambda old: update.replace_attribute(old, expanded, instances, now=now))
+    await changes.entities_changed(ctx, changes.updated(outcome))
     return no_content()
 
 
@@ -237,24 +248,13 @@ async def delete_attribute(request: web.Request) -> web.Response:
     ctx = await request_context(request)
     now = utc_now()
     if name == "scope":
-        await ctx.entities.modify(entity_id, lambda old: update.delete_scope(old, now=now))
+        outcome = await ctx.entities.modify(entity_id, lambda old: update.delete_scope(old, now=now))
     else:
         expanded = ctx.terms.expand(name)
-        await ctx.entities.modify(entity_id, lambda old: update.delete_attribute(
+        outcome = await ctx.entities.modify(entity_id, lambda old: update.delete_attribute(
             old, expanded, dataset_id=dataset_id, delete_all=delete_all, now=now), types=_types(request, ctx))
+    await changes.entities_changed(ctx, changes.updated(outcome))
     return no_content()
-
-
-def _write_options(request: web.Request, allowed: tuple[str, ...]) -> set[str]:
-    raw = request.query.get("options")
-    if raw is None:
-        return set()
-    tokens = {token.strip() for token in raw.split(",")}
-    unknown = tokens - set(allowed)
-    if unknown:
-        raise InvalidRequest(f"Unknown value(s) in 'options': {', '.join(sorted(unknown))}; "
-                             f"allowed: {', '.join(allowed)}")
-    return tokens
 
 
 async def missing_entity_id(request: web.Request) -> web.Response:

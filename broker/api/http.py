@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from multidict import CIMultiDict
 
 from broker.ngsild.context import JSONLD_CONTEXT_REL
 from broker.ngsild.errors import BadRequestData, HttpError, InvalidRequest, NgsiLdError
@@ -32,6 +33,19 @@ def check_params(request: web.Request, allowed: Iterable[str], unsupported: Iter
                             "urn:kyodo:error:NotImplemented")
         if name not in allowed:
             raise InvalidRequest(f"Unknown URL parameter '{name}'; allowed: {', '.join(sorted(allowed))}")
+
+
+def write_options(request: web.Request, allowed: tuple[str, ...]) -> set[str]:
+    """The tokens of a write operation's `options` parameter; unknown ones → 400 InvalidRequest."""
+    raw = request.query.get("options")
+    if raw is None:
+        return set()
+    tokens = {token.strip() for token in raw.split(",")}
+    unknown = tokens - set(allowed)
+    if unknown:
+        raise InvalidRequest(f"Unknown value(s) in 'options': {', '.join(sorted(unknown))}; "
+                             f"allowed: {', '.join(allowed)}")
+    return tokens
 
 
 def boolean_param(request: web.Request, name: str) -> bool:
@@ -67,9 +81,12 @@ def context_link(url: str) -> str:
 
 
 def json_response(data: Any, *, media: str = JSON, context: Any = None, status: int = 200,
-                  headers: dict[str, str] | None = None) -> web.Response:
-    """A JSON or JSON-LD body; `context` goes in a Link header (json) or into the body (ld+json)."""
-    headers = dict(headers or {})
+                  headers: dict[str, str] | None = None, links: list[str] | None = None) -> web.Response:
+    """A JSON or JSON-LD body; `context` goes in a Link header (json) or into the body (ld+json).
+
+    `links` are further Link header values (pagination), sent beside the context link.
+    """
+    headers = CIMultiDict(headers or {})
     if context is not None:
         if media in (JSON_LD, GEO_JSON):
             if isinstance(data, dict):
@@ -78,6 +95,8 @@ def json_response(data: Any, *, media: str = JSON, context: Any = None, status: 
                 data = [{"@context": context, **item} if isinstance(item, dict) else item for item in data]
         elif isinstance(context, str):
             headers["Link"] = context_link(context)
+    for value in links or ():
+        headers.add("Link", value)
     return web.Response(body=orjson.dumps(data), status=status, content_type=media, headers=headers)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from pymongo.asynchronous.database import AsyncDatabase
 
 from broker.api.state import Services, services
 from broker.ngsild.context import TermMap, parse_link_header_contexts
@@ -41,6 +42,7 @@ class RequestContext:
     context: Any
     """The @context to answer with: the request's own, or the core context URL."""
     services: Services
+    db: AsyncDatabase
     entities: EntityStore
 
     async def register_tenant(self) -> None:
@@ -50,7 +52,7 @@ class RequestContext:
 
     async def ensure_indexes(self) -> None:
         if self.tenant not in self.services.indexed_tenants:
-            await ensure_entity_indexes(self.services.databases.tenant(self.tenant or None))
+            await ensure_entity_indexes(self.db)
             self.services.indexed_tenants.add(self.tenant)
 
 
@@ -61,6 +63,8 @@ def body_context(body: Any, media: str, request: web.Request) -> Any:
     if media == JSON_LD:
         if link is not None:
             raise BadRequestData("A JSON-LD Link header is not allowed with Content-Type application/ld+json")
+        if isinstance(body, list):
+            return None  # a batch: each entity carries its own @context, checked entity by entity
         if not in_body:
             raise BadRequestData("Content-Type application/ld+json requires an @context in the body")
         return body["@context"]
@@ -86,8 +90,9 @@ async def request_context(request: web.Request, *, context: Any = None, from_lin
     if from_link and context is None:
         context = parse_link_header_contexts(request.headers.getall("Link", []))
     terms = await svc.contexts.term_map(context, tenant)
+    db = svc.databases.tenant(tenant or None)
     ctx = RequestContext(tenant=tenant, terms=terms, context=context or svc.contexts.core_url,
-                         services=svc, entities=EntityStore(svc.databases.tenant(tenant or None)))
+                         services=svc, db=db, entities=EntityStore(db))
     if not create:
         await ctx.ensure_indexes()
     return ctx

@@ -58,6 +58,8 @@ class WriteOutcome:
     entity: Entity
     changes: list[AttributeChange]
     result: UpdateResult
+    changed: bool = field(default=True, compare=False)
+    """False when the operation left the entity as it was (nothing to write, nothing to notify)."""
 
 
 def append_attributes(entity: Entity, fragment: Entity, *, overwrite: bool, now: datetime) -> WriteOutcome:
@@ -195,6 +197,12 @@ def delete_scope(entity: Entity, *, now: datetime) -> WriteOutcome:
     return WriteOutcome(new_entity, [], UpdateResult(updated=[]))
 
 
+def created_entity_changes(entity: Entity) -> list[AttributeChange]:
+    """Every instance of a new entity, as a "created" change."""
+    return [_change(name, None, instance)
+            for name, instances in entity.get("attrs", {}).items() for instance in instances]
+
+
 def deleted_entity_changes(entity: Entity) -> list[AttributeChange]:
     """Every instance of an entity being deleted, as a "deleted" change."""
     return [_change(name, instance, None)
@@ -260,7 +268,7 @@ class _EntityEdit:
 
     def outcome(self) -> WriteOutcome:
         if not self.changes and not self.members:
-            return WriteOutcome(dict(self.original), [], self.result)
+            return WriteOutcome(dict(self.original), [], self.result, changed=False)
         entity = {**self.original, **self.members, "attrs": self.attrs, "modifiedAt": self.now}
         if "scope" in entity and not entity["scope"]:
             del entity["scope"]  # an empty scope is no scope

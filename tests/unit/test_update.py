@@ -144,6 +144,7 @@ def test_append_with_no_overwrite_skips_existing_instances_and_leaves_the_entity
     assert outcome == WriteOutcome(entity, [], UpdateResult([], [
         NotUpdated(TEMP, NO_OVERWRITE_REASON), NotUpdated(TEMP, NO_OVERWRITE_REASON, DS_A)]))
     assert outcome.entity is not entity
+    assert not outcome.changed
 
 
 def test_append_with_no_overwrite_adds_only_what_is_new() -> None:
