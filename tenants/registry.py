@@ -43,6 +43,10 @@ class TenantRegistry:
         self._known[name] = time.monotonic()
         return result.upserted_id is not None
 
+    async def names(self) -> list[str]:
+        """Every registered tenant, the default tenant first."""
+        return [DEFAULT_TENANT] + [doc["_id"] async for doc in self.collection.find({}, {"_id": 1}).sort("_id", 1)]
+
     async def get(self, name: str) -> dict[str, Any] | None:
         return await self.collection.find_one({"_id": name})
 

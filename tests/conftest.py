@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -52,6 +53,14 @@ async def client(aiohttp_client: Any, mongo_url: str, settings: Settings) -> Tes
     return await aiohttp_client(create_app(settings, mongo_url))
 
 
+@pytest.fixture
+def make_client(aiohttp_client: Any, mongo_url: str, settings: Settings) -> Any:
+    """Start another broker app on the same databases, with settings overridden (a second replica)."""
+    async def make(**overrides: Any) -> TestClient:
+        return await aiohttp_client(create_app(settings.model_copy(update=overrides), mongo_url))
+    return make
+
+
 class ContextServer:
     """A real HTTP server on loopback serving @context documents that a test puts in `documents`."""
 
@@ -92,3 +101,48 @@ async def context_server(aiohttp_server: Any) -> ContextServer:
 def link(url: str) -> dict[str, str]:
     """The Link header that carries a JSON-LD @context."""
     return {"Link": f'<{url}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'}
+
+
+class Receiver:
+    """A real HTTP server on loopback that records the notifications it receives."""
+
+    def __init__(self, server: TestServer) -> None:
+        self.server = server
+        self.received: list[tuple[dict[str, str], Any]] = []
+        self.status = 200
+        self.delay_s = 0.0
+        self._arrived = asyncio.Condition()
+
+    def url(self, path: str = "/notify") -> str:
+        return str(self.server.make_url(path))
+
+    async def record(self, request: web.Request) -> web.Response:
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        body = await request.json()
+        async with self._arrived:
+            self.received.append((dict(request.headers), body))
+            self._arrived.notify_all()
+        return web.Response(status=self.status)
+
+    async def wait_for(self, count: int, timeout_s: float = 10.0) -> list[tuple[dict[str, str], Any]]:
+        """The first `count` notifications, waiting up to `timeout_s` for them."""
+        async with self._arrived:
+            await asyncio.wait_for(self._arrived.wait_for(lambda: len(self.received) >= count), timeout_s)
+        return self.received[:count]
+
+    def bodies(self) -> list[Any]:
+        return [body for _, body in self.received]
+
+
+@pytest.fixture
+async def receiver(aiohttp_server: Any) -> Receiver:
+    holder: dict[str, Receiver] = {}
+
+    async def handle(request: web.Request) -> web.Response:
+        return await holder["receiver"].record(request)
+
+    app = web.Application()
+    app.router.add_post("/{path:.*}", handle)
+    holder["receiver"] = Receiver(await aiohttp_server(app))
+    return holder["receiver"]

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from broker.config import Settings
+from broker.notify.dispatcher import Dispatcher
+from broker.notify.notifier import Notifier, SubscriptionCache
+from broker.notify.periodic import PeriodicNotifier
 from broker.store.client import Databases
 from broker.store.contexts import ContextResolver
 from tenants.registry import TenantRegistry
@@ -19,6 +22,10 @@ class Services:
     databases: Databases
     tenants: TenantRegistry
     contexts: ContextResolver
+    subscriptions: SubscriptionCache
+    dispatcher: Dispatcher
+    periodic: PeriodicNotifier
+    notifier: Notifier
     database_alive: Callable[[], bool] = lambda: True
     """False when the embedded database child has died (readiness)."""
     indexed_tenants: set[str] = field(default_factory=set)

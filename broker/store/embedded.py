@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -12,6 +14,12 @@ import time
 from pathlib import Path
 
 EXECUTABLE = "secantusd-py"
+
+
+def _die_with_parent() -> None:
+    """In the child: receive SIGTERM when the broker dies, even by SIGKILL (Linux prctl)."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class EmbeddedDatabaseError(RuntimeError):
@@ -58,6 +66,7 @@ class EmbeddedDatabase:
              "--storage-path", str(self.data_dir / "db"), "--log-level", "WARNING"],
             stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # a Ctrl-C in the terminal reaches the broker, which stops us in order
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         log_file.close()
         deadline = time.monotonic() + timeout_s

@@ -19,9 +19,9 @@ API = "/ngsi-ld/v1"
 ENTITY = {"id": "urn:ngsi-ld:Sensor:restart-1", "type": "Sensor", "temperature": 21.5}
 
 
-def start_broker(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_broker(data_dir: Path, port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KYODO_DATA_DIR": str(data_dir), "KYODO_PORT": str(port),
-           "KYODO_LOG_FORMAT": "json"}
+           "KYODO_LOG_FORMAT": "json", **(extra_env or {})}
     env.pop("KYODO_MONGO_URL", None)
     return subprocess.Popen([sys.executable, "-m", "broker.cli", "serve"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -1,0 +1,175 @@
+"""The delivery loop: lease notifications from every tenant's outbox and send them, one queue per
+endpoint so that a slow or dead receiver never delays another's; failures retry with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from broker.logs import log
+from broker.notify.senders import DeliveryError, Senders
+from broker.store.client import Databases
+from broker.store.errors import DATABASE_UNAVAILABLE
+from broker.store.outbox import Outbox
+from broker.store.subscriptions import SubscriptionStore
+from tenants.registry import TenantRegistry
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    poll_interval_s: float = 1.0
+    lease_s: float = 60.0
+    max_attempts: int = 8
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 300.0
+    endpoint_concurrency: int = 4
+    endpoint_queue: int = 100
+
+
+async def stop_task(task: asyncio.Task[None] | None, grace_s: float = 5.0) -> None:
+    """Cancel a background loop and wait a bounded time: a driver call may absorb one cancellation
+    while the database is down, so the loop also checks its stopping flag."""
+    if task is None or task.done():
+        return
+    task.cancel()
+    await asyncio.wait({task}, timeout=grace_s)
+    if not task.done():
+        log.warning("background task did not stop in time", task=task.get_name())
+
+
+def backoff(attempt: int, settings: DeliverySettings) -> float:
+    """Seconds before retry number `attempt` (1-based): exponential, capped."""
+    return min(settings.backoff_base_s * 2 ** (attempt - 1), settings.backoff_max_s)
+
+
+class _Endpoint:
+    """The queue and workers of one receiver."""
+
+    def __init__(self, key: str, dispatcher: Dispatcher) -> None:
+        self.key = key
+        self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(dispatcher.settings.endpoint_queue)
+        self.workers = [asyncio.create_task(self._work(dispatcher))
+                        for _ in range(dispatcher.settings.endpoint_concurrency)]
+        self.in_flight = 0
+        self.stopping = False
+
+    @property
+    def busy(self) -> bool:
+        return self.queue.full()
+
+    async def _work(self, dispatcher: Dispatcher) -> None:
+        while not self.stopping:
+            tenant, record = await self.queue.get()
+            self.in_flight += 1
+            try:
+                await dispatcher.deliver(tenant, record)
+            except DATABASE_UNAVAILABLE as exc:
+                log.warning("notification status not recorded: database unavailable", error=str(exc)[:200])
+            except Exception:
+                log.exception("notification delivery crashed", endpoint=self.key)
+            finally:
+                self.in_flight -= 1
+                self.queue.task_done()
+
+    async def stop(self) -> None:
+        self.stopping = True
+        await asyncio.gather(*(stop_task(worker) for worker in self.workers))
+
+
+class Dispatcher:
+    """One per process. Claims are atomic leases, so N replicas send each notification once."""
+
+    def __init__(self, databases: Databases, tenants: TenantRegistry, senders: Senders,
+                 settings: DeliverySettings) -> None:
+        self.databases = databases
+        self.tenants = tenants
+        self.senders = senders
+        self.settings = settings
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._endpoints: dict[str, _Endpoint] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    def wake(self) -> None:
+        """New notifications are in an outbox: claim now rather than at the next poll."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        await stop_task(self._task)
+        for endpoint in self._endpoints.values():
+            await endpoint.stop()
+        try:  # hand leases back so another replica resends at once; they expire anyway if this fails
+            async with asyncio.timeout(5):
+                for tenant in await self.tenants.names():
+                    await Outbox(self.databases.tenant(tenant or None)).release_all(self.owner)
+        except (TimeoutError, *DATABASE_UNAVAILABLE):
+            log.warning("notification leases not released; they expire after the lease time")
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                claimed = await self._claim_round()
+            except DATABASE_UNAVAILABLE as exc:
+                log.warning("notification dispatcher: database unavailable", error=str(exc)[:200])
+                claimed = 0
+            except Exception:
+                log.exception("notification dispatcher round failed")
+                claimed = 0
+            if not claimed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_s)
+
+    async def _claim_round(self) -> int:
+        claimed = 0
+        for tenant in await self.tenants.names():
+            outbox = Outbox(self.databases.tenant(tenant or None))
+            while True:
+                busy = [key for key, endpoint in self._endpoints.items() if endpoint.busy]
+                record = await outbox.claim(self.owner, now=datetime.now(UTC), lease_s=self.settings.lease_s,
+                                            exclude_endpoints=busy)
+                if record is None:
+                    break
+                claimed += 1
+                endpoint = self._endpoints.get(record["endpoint"])
+                if endpoint is None:
+                    endpoint = self._endpoints[record["endpoint"]] = _Endpoint(record["endpoint"], self)
+                endpoint.queue.put_nowait((tenant, record))
+        return claimed
+
+    async def deliver(self, tenant: str, record: dict[str, Any]) -> None:
+        db = self.databases.tenant(tenant or None)
+        outbox, subscriptions = Outbox(db), SubscriptionStore(db)
+        request = record["request"]
+        # a send must end before its lease does, or another replica could send it a second time
+        request["timeout"] = min(float(request.get("timeout", 10.0)), self.settings.lease_s * 0.8)
+        try:
+            await self.senders.send(request)
+        except DeliveryError as exc:
+            now = datetime.now(UTC)
+            attempt = record.get("attempts", 0) + 1
+            await subscriptions.record_delivery(record["subscriptionId"], success=False, at=now)
+            if attempt >= self.settings.max_attempts:
+                log.warning("notification dropped after retries", subscription=record["subscriptionId"],
+                            endpoint=record["endpoint"], attempts=attempt, error=str(exc))
+                await outbox.done(record["_id"], self.owner)
+            else:
+                delay = backoff(attempt, self.settings)
+                log.info("notification failed; will retry", subscription=record["subscriptionId"],
+                         endpoint=record["endpoint"], attempt=attempt, retry_in_s=delay, error=str(exc))
+                await outbox.retry_later(record["_id"], self.owner, due=now + timedelta(seconds=delay),
+                                         error=str(exc))
+            return
+        await outbox.done(record["_id"], self.owner)
+        await subscriptions.record_delivery(record["subscriptionId"], success=True, at=datetime.now(UTC))

@@ -1,0 +1,175 @@
+"""From entity events to outbox records: match a tenant's subscriptions, build the notifications
+(5.8.6), honour throttling, and persist them before the write is acknowledged."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from broker.logs import log
+from broker.ngsild.context import TermMap
+from broker.ngsild.errors import NgsiLdError
+from broker.ngsild.match import matches_query
+from broker.ngsild.media import JSON_LD
+from broker.ngsild.notification import EntityEvent, fired_triggers, notification_item, notification_payload
+from broker.ngsild.subscription import CompiledSubscription, compile_subscription
+from broker.notify.dispatcher import Dispatcher
+from broker.store.client import Databases
+from broker.store.contexts import ContextResolver
+from broker.store.outbox import Outbox
+from broker.store.subscriptions import SubscriptionStore
+
+
+@dataclass(frozen=True)
+class ActiveSubscription:
+    """A stored subscription ready for matching: parsed once, with the @context to notify in."""
+
+    stored: dict[str, Any]
+    compiled: CompiledSubscription
+    terms: TermMap
+    context: Any
+
+
+@dataclass
+class TenantSubscriptions:
+    """A tenant's subscriptions indexed by entity type ("*" = any type)."""
+
+    loaded_at: float
+    by_type: dict[str, list[ActiveSubscription]]
+    periodic: list[ActiveSubscription]
+
+    def candidates(self, types: list[str]) -> list[ActiveSubscription]:
+        seen: dict[str, ActiveSubscription] = {}
+        for key in ("*", *types):
+            for subscription in self.by_type.get(key, ()):
+                seen.setdefault(subscription.compiled.id, subscription)
+        return list(seen.values())
+
+
+class SubscriptionCache:
+    """Per-process view of every tenant's subscriptions, reloaded after `ttl_s` (bounded staleness
+    across replicas) and at once after a local create, update or delete."""
+
+    def __init__(self, databases: Databases, contexts: ContextResolver, ttl_s: float) -> None:
+        self.databases = databases
+        self.contexts = contexts
+        self.ttl_s = ttl_s
+        self._tenants: dict[str, TenantSubscriptions] = {}
+
+    def invalidate(self, tenant: str) -> None:
+        self._tenants.pop(tenant, None)
+
+    async def get(self, tenant: str) -> TenantSubscriptions:
+        cached = self._tenants.get(tenant)
+        if cached is not None and time.monotonic() - cached.loaded_at < self.ttl_s:
+            return cached
+        loaded = await self._load(tenant)
+        self._tenants[tenant] = loaded
+        return loaded
+
+    async def _load(self, tenant: str) -> TenantSubscriptions:
+        by_type: dict[str, list[ActiveSubscription]] = defaultdict(list)
+        periodic: list[ActiveSubscription] = []
+        for stored in await SubscriptionStore(self.databases.tenant(tenant or None)).all():
+            try:
+                active = await self.activate(stored, tenant)
+            except NgsiLdError as exc:
+                log.warning("subscription cannot be used", subscription=stored["id"], error=exc.detail)
+                continue
+            if active.compiled.time_interval:
+                periodic.append(active)
+                continue
+            for key in stored.get("index", {}).get("types", ["*"]):
+                by_type[key].append(active)
+        return TenantSubscriptions(time.monotonic(), dict(by_type), periodic)
+
+    async def activate(self, stored: dict[str, Any], tenant: str) -> ActiveSubscription:
+        terms = await self.contexts.term_map(stored.get("context"), tenant)
+        compiled = compile_subscription(stored, terms)
+        context = stored.get("jsonldContext") or stored.get("context") or self.contexts.core_url
+        notify_terms = terms if context is stored.get("context") else await self.contexts.term_map(context, tenant)
+        return ActiveSubscription(stored, compiled, notify_terms, context)
+
+
+def is_live(compiled: CompiledSubscription, now: datetime) -> bool:
+    return compiled.is_active and (compiled.expires_at is None or _aware(compiled.expires_at) > now)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def outbox_record(subscription: ActiveSubscription, payload: dict[str, Any], tenant: str,
+                  now: datetime, default_timeout_s: float) -> dict[str, Any]:
+    """What the dispatcher needs to deliver one notification, headers and body final (5.8.6)."""
+    endpoint = subscription.stored["notification"]["endpoint"]
+    accept = endpoint.get("accept", "application/json")
+    headers: dict[str, str] = {"Content-Type": accept}
+    body = payload
+    if accept == JSON_LD:
+        body = {**payload, "data": [{"@context": subscription.context, **item} for item in payload["data"]]}
+    elif isinstance(subscription.context, str):
+        headers["Link"] = (f'<{subscription.context}>; rel="http://www.w3.org/ns/json-ld#context"; '
+                           'type="application/ld+json"')
+    if tenant:
+        headers["NGSILD-Tenant"] = tenant
+    for pair in endpoint.get("receiverInfo") or ():
+        headers[pair["key"]] = pair["value"]
+    timeout = endpoint.get("timeout")
+    return {
+        "subscriptionId": subscription.compiled.id,
+        "endpoint": endpoint["uri"],
+        "request": {"uri": endpoint["uri"], "accept": accept, "headers": headers, "body": body,
+                    "timeout": float(timeout) / 1000 if timeout else default_timeout_s,
+                    "notifierInfo": endpoint.get("notifierInfo") or []},
+        "due": now, "attempts": 0, "leaseOwner": None, "leaseUntil": None, "createdAt": now,
+    }
+
+
+class Notifier:
+    """The one place every write path reports its entity events to."""
+
+    def __init__(self, databases: Databases, cache: SubscriptionCache, dispatcher: Dispatcher,
+                 default_timeout_s: float) -> None:
+        self.databases = databases
+        self.cache = cache
+        self.dispatcher = dispatcher
+        self.default_timeout_s = default_timeout_s
+
+    async def entities_changed(self, tenant: str, events: list[EntityEvent]) -> None:
+        """Persist the notifications these events cause (before the client hears of success)."""
+        if not events:
+            return
+        subscriptions = await self.cache.get(tenant)
+        if not subscriptions.by_type:
+            return
+        now = datetime.now(UTC)
+        data: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        chosen: dict[str, ActiveSubscription] = {}
+        for event in events:
+            for subscription in subscriptions.candidates(event.entity.get("type", [])):
+                compiled = subscription.compiled
+                if not is_live(compiled, now) or not matches_query(compiled.query, event.entity):
+                    continue
+                if not fired_triggers(event, compiled.watched) & compiled.triggers:
+                    continue
+                data[compiled.id].append(notification_item(event, subscription.terms, compiled.render,
+                                                           show_changes=compiled.show_changes, now=now))
+                chosen[compiled.id] = subscription
+        if not data:
+            return
+        db = self.databases.tenant(tenant or None)
+        records = []
+        for subscription_id, items in data.items():
+            subscription = chosen[subscription_id]
+            throttling = subscription.compiled.throttling
+            if throttling and not await SubscriptionStore(db).claim_throttle(
+                    subscription_id, throttling_s=throttling, now=now):
+                continue
+            payload = notification_payload(subscription_id, items, now)
+            records.append(outbox_record(subscription, payload, tenant, now, self.default_timeout_s))
+        await Outbox(db).add(records)
+        self.dispatcher.wake()

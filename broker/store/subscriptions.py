@@ -1,0 +1,109 @@
+"""Subscription persistence for one tenant (5.8): CRUD, delivery status, throttling and periodic claims.
+
+Documents are the stored form built by broker/ngsild/subscription.py with `_id` for `id`; the
+delivery status lives under `notification.*` (status, timesSent, timesFailed, lastNotification,
+lastSuccess, lastFailure) and is updated with atomic $set/$inc, never read-modify-write.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from broker.ngsild.errors import AlreadyExists, ResourceNotFound
+
+SUBSCRIPTIONS = "subscriptions"
+
+
+def _to_document(subscription: dict[str, Any]) -> dict[str, Any]:
+    doc = {key: value for key, value in subscription.items() if key != "id"}
+    doc["_id"] = subscription["id"]
+    return doc
+
+
+def _from_document(doc: dict[str, Any]) -> dict[str, Any]:
+    subscription = {"id": doc.pop("_id")}
+    subscription.update(doc)
+    return subscription
+
+
+class SubscriptionStore:
+    """The subscriptions collection of one tenant database."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.collection = db[SUBSCRIPTIONS]
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index([("index.types", ASCENDING)], name="index_types")
+        await self.collection.create_index([("nextPeriodicAt", ASCENDING)], name="nextPeriodicAt", sparse=True)
+
+    async def create(self, subscription: dict[str, Any]) -> None:
+        try:
+            await self.collection.insert_one(_to_document(subscription))
+        except DuplicateKeyError:
+            raise AlreadyExists(f"Subscription {subscription['id']} already exists") from None
+
+    async def get(self, subscription_id: str) -> dict[str, Any]:
+        doc = await self.collection.find_one({"_id": subscription_id})
+        if doc is None:
+            raise ResourceNotFound(f"Subscription {subscription_id} not found")
+        return _from_document(doc)
+
+    async def page(self, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """One page in id order, and the total count."""
+        cursor = self.collection.find({}).sort("_id", ASCENDING).skip(offset).limit(limit)
+        items = [_from_document(doc) async for doc in cursor] if limit else []
+        return items, await self.collection.count_documents({})
+
+    async def replace(self, previous: dict[str, Any], subscription: dict[str, Any]) -> None:
+        """Replace the client-owned members, keeping the delivery status written meanwhile."""
+        doc = _to_document(subscription)
+        status = {key: value for key, value in (previous.get("notification") or {}).items()
+                  if key in _DELIVERY_MEMBERS}
+        doc["notification"] = {**doc.get("notification", {}), **status}
+        result = await self.collection.replace_one({"_id": subscription["id"]}, doc)
+        if not result.matched_count:
+            raise ResourceNotFound(f"Subscription {subscription['id']} not found")
+
+    async def delete(self, subscription_id: str) -> None:
+        result = await self.collection.delete_one({"_id": subscription_id})
+        if not result.deleted_count:
+            raise ResourceNotFound(f"Subscription {subscription_id} not found")
+
+    async def all(self) -> list[dict[str, Any]]:
+        """Every subscription of the tenant (the matcher's cache is built from this)."""
+        return [_from_document(doc) async for doc in self.collection.find({})]
+
+    async def record_delivery(self, subscription_id: str, *, success: bool, at: datetime) -> None:
+        if success:
+            update = {"$set": {"notification.status": "ok", "notification.lastNotification": at,
+                               "notification.lastSuccess": at}, "$inc": {"notification.timesSent": 1}}
+        else:
+            update = {"$set": {"notification.status": "failed", "notification.lastNotification": at,
+                               "notification.lastFailure": at}, "$inc": {"notification.timesFailed": 1}}
+        await self.collection.update_one({"_id": subscription_id}, update)
+
+    async def claim_throttle(self, subscription_id: str, *, throttling_s: float, now: datetime) -> bool:
+        """True if a notification may be sent now: at most one per throttling window, across replicas."""
+        result = await self.collection.update_one(
+            {"_id": subscription_id,
+             "$or": [{"throttledAt": {"$exists": False}},
+                     {"throttledAt": {"$lte": now - timedelta(seconds=throttling_s)}}]},
+            {"$set": {"throttledAt": now}})
+        return bool(result.modified_count)
+
+    async def claim_periodic(self, now: datetime) -> dict[str, Any] | None:
+        """Take one periodic (timeInterval) subscription that is due, moving its next run forward."""
+        doc = await self.collection.find_one_and_update(
+            {"timeInterval": {"$exists": True}, "nextPeriodicAt": {"$lte": now}},
+            [{"$set": {"nextPeriodicAt": {"$add": [now, {"$multiply": ["$timeInterval", 1000]}]}}}],
+            return_document=ReturnDocument.BEFORE)
+        return _from_document(doc) if doc is not None else None
+
+
+_DELIVERY_MEMBERS = frozenset({"status", "timesSent", "timesFailed", "lastNotification", "lastSuccess",
+                               "lastFailure"})
