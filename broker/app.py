@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from broker.api import batch, contexts, discovery, entities, query, subscriptions, system
+from broker.api import batch, contexts, discovery, entities, purge, query, subscriptions, system
 from broker.api.http import MAX_BODY_KEY
 from broker.api.middleware import problem_middleware
 from broker.api.state import SERVICES, Services
@@ -64,6 +64,7 @@ def create_app(settings: Settings, mongo_url: str, *,
     contexts.add_routes(app)
     query.add_routes(app)
     discovery.add_routes(app)
+    purge.add_routes(app)
     batch.add_routes(app)
     subscriptions.add_routes(app)
     app.on_startup.append(_start)

@@ -104,10 +104,17 @@ def _parse_options(raw: str | None) -> tuple[Format | None, bool]:
 MAX_NAMES = 1000
 
 
-def _parse_names(raw: str | None, parameter: str, terms: TermMap) -> frozenset[str] | None:
+def parse_attribute_names(raw: str | None, parameter: str, terms: TermMap) -> frozenset[str] | None:
+    """A comma list of attribute names (e.g. purge's keep/drop), validated and expanded."""
+    return _parse_names(raw, parameter, terms, projection=False)
+
+
+def _parse_names(raw: str | None, parameter: str, terms: TermMap, *,
+                 projection: bool | None = None) -> frozenset[str] | None:
     if raw is None:
         return None
-    projection = parameter != "attrs"
+    if projection is None:
+        projection = parameter != "attrs"
     items = _PROJECTION_SEPARATORS.split(raw) if projection else raw.split(",")
     if len(items) > MAX_NAMES:
         raise BadRequestData(f"{parameter} lists {len(items)} names; at most {MAX_NAMES} are allowed")

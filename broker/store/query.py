@@ -325,3 +325,13 @@ def index_names(plan: dict[str, Any]) -> list[str]:
         found.extend(index_names(child))
     return found
 
+
+
+async def matching_ids(db: AsyncDatabase, query: EntityQuery, *, after: str | None, limit: int) -> list[str]:
+    """The next `limit` ids (in id order, after `after`) of entities matching a query: walking a
+    whole selection in bounded pages, whatever the writes made meanwhile (purge)."""
+    mongo_filter = to_mongo_filter(query)
+    if after is not None:
+        mongo_filter = conjoin([mongo_filter, {"_id": {"$gt": after}}])
+    cursor = db[ENTITIES].find(mongo_filter, {"_id": 1}, sort=[("_id", ASCENDING)], limit=limit)
+    return [doc["_id"] async for doc in cursor]

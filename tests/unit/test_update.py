@@ -596,3 +596,18 @@ def test_merge_patch_follows_rfc_7396(target: Any, patch: Any, expected: Any) ->
     before = copy.deepcopy(target)
     assert merge_patch(target, patch) == expected
     assert target == before
+
+
+def test_purge_keep_deletes_every_other_attribute_and_drop_only_the_named_ones():
+    from broker.ngsild.update import purge_attributes
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    entity = {"id": "urn:ngsi-ld:T:1", "type": ["T"], "createdAt": now, "modifiedAt": now,
+              "attrs": {"a": [{"type": "Property", "value": 1}], "b": [{"type": "Property", "value": 2}],
+                        "c": [{"type": "Property", "value": 3}]}}
+    kept = purge_attributes(entity, keep=frozenset({"a"}), now=now)
+    assert set(kept.entity["attrs"]) == {"a"}
+    assert sorted((c.name, c.kind) for c in kept.changes) == [("b", "deleted"), ("c", "deleted")]
+    dropped = purge_attributes(entity, drop=frozenset({"a", "z"}), now=now)
+    assert set(dropped.entity["attrs"]) == {"b", "c"}
+    assert set(entity["attrs"]) == {"a", "b", "c"}
+    assert not purge_attributes(entity, drop=frozenset({"z"}), now=now).changed
