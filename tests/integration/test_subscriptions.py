@@ -323,3 +323,39 @@ async def test_public_only_targets_refuse_a_loopback_receiver(make_client, recei
     status = await eventually(failed)
     assert status["notification"]["status"] == "failed"
     assert receiver.received == []
+
+
+async def test_throttling_and_periodic_keep_working_under_a_burst_of_updates(make_client, receiver):
+    client = await make_client(notify_poll_interval_s=0.2)
+    entities = [{**SENSOR, "id": f"urn:ngsi-ld:Sensor:burst-{i}"} for i in range(10)]
+    assert (await client.post(f"{API}/entityOperations/create", json=entities)).status == 201
+    throttled = {**subscription(receiver.url("/throttled"), throttling=1), "id": "urn:ngsi-ld:Subscription:t"}
+    periodic = {"id": "urn:ngsi-ld:Subscription:p", "type": "Subscription", "entities": [{"type": "Sensor"}],
+                "timeInterval": 1, "notification": {"endpoint": {"uri": receiver.url("/periodic")},
+                                                    "attributes": ["temperature"]}}
+    await subscribe(client, throttled)
+    await subscribe(client, periodic)
+
+    updates = 0
+    started = time.monotonic()
+    while time.monotonic() - started < 3:
+        batch = [{"id": e["id"], "type": "Sensor", "temperature": {"type": "Property", "value": updates + i}}
+                 for i, e in enumerate(entities)]
+        response = await client.post(f"{API}/entityOperations/upsert", params={"options": "update"}, json=batch)
+        assert response.status == 204
+        updates += len(batch)
+    elapsed = time.monotonic() - started
+    await asyncio.sleep(1.5)
+
+    throttled_count = sum(1 for _, body in receiver.received if body["subscriptionId"].endswith(":t"))
+    periodic_count = sum(1 for _, body in receiver.received if body["subscriptionId"].endswith(":p"))
+    assert updates / elapsed > 300, f"the burst was too slow to mean anything: {updates / elapsed:.0f}/s"
+    assert 2 <= throttled_count <= 5, throttled_count
+    assert periodic_count >= 2, periodic_count
+
+    before = throttled_count
+    await client.patch(f"{API}/entities/{entities[0]['id']}/attrs", json={"temperature": -1})
+    await receiver.wait_for(len(receiver.received) + 1, timeout_s=5)
+    latest = [body for _, body in receiver.received if body["subscriptionId"].endswith(":t")]
+    assert len(latest) == before + 1
+    assert latest[-1]["data"][0]["temperature"]["value"] == -1
