@@ -210,8 +210,8 @@ async def partial_update_attribute(request: web.Request) -> web.Response:
     if name == "scope":
         raise BadRequestData("scope is not an attribute; use Update Attributes or Merge to change it")
     body, ctx = await _body_request(request, merge_patch=True)
-    instances = payload.parse_attribute(body, name, ctx.terms, now=utc_now(), allow_null=True, partial=True)
     now = utc_now()
+    instances = payload.parse_attribute(body, name, ctx.terms, now=now, allow_null=True, partial=True)
     expanded = ctx.terms.expand(name)
     outcome = await ctx.entities.modify(
         entity_id, lambda old: update.partial_update_attribute(old, expanded, instances, now=now))
@@ -227,8 +227,8 @@ async def replace_attribute(request: web.Request) -> web.Response:
     if name == "scope":
         raise BadRequestData("scope is not an attribute and cannot be replaced here")
     body, ctx = await _body_request(request)
-    instances = payload.parse_attribute(body, name, ctx.terms, now=utc_now(), allow_null=False, partial=False)
     now = utc_now()
+    instances = payload.parse_attribute(body, name, ctx.terms, now=now, allow_null=False, partial=False)
     expanded = ctx.terms.expand(name)
     outcome = await ctx.entities.modify(
         entity_id, lambda old: update.replace_attribute(old, expanded, instances, now=now))

@@ -20,9 +20,9 @@ ENTITY = {"id": "urn:ngsi-ld:Sensor:restart-1", "type": "Sensor", "temperature":
 
 
 def start_broker(data_dir: Path, port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "KYODO_DATA_DIR": str(data_dir), "KYODO_PORT": str(port),
-           "KYODO_LOG_FORMAT": "json", **(extra_env or {})}
-    env.pop("KYODO_MONGO_URL", None)
+    env = {name: value for name, value in os.environ.items() if name != "KYODO_MONGO_URL"}
+    env.update({"KYODO_DATA_DIR": str(data_dir), "KYODO_PORT": str(port), "KYODO_LOG_FORMAT": "json",
+                **(extra_env or {})})
     return subprocess.Popen([sys.executable, "-m", "broker.cli", "serve"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
