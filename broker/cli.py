@@ -1,4 +1,5 @@
-"""The `kyodo` command: `kyodo serve` runs the broker (with the embedded database by default)."""
+"""The `kyodo` command: `kyodo serve` runs the broker (with the embedded database by default);
+`kyodo token` mints a development token."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from pydantic import ValidationError
 
 from broker import __version__
 from broker.app import create_app
+from broker.auth.settings import AuthConfigError, auth_settings, insecure_bind_refusal
+from broker.auth.tokens import mint_token
 from broker.config import Settings
 from broker.logs import configure_logging, log
 from broker.store.embedded import EmbeddedDatabase, EmbeddedDatabaseError
@@ -30,6 +33,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--db-prefix", help="database name prefix (KYODO_DB_PREFIX, default kyodo)")
     serve.add_argument("--log-level", help="debug, info, warning or error (KYODO_LOG_LEVEL)")
     serve.add_argument("--log-format", help="json or console (KYODO_LOG_FORMAT)")
+    serve.add_argument("--insecure-bind", action="store_true", default=None,
+                       help="with KYODO_AUTH=none, bind a non-loopback address anyway (KYODO_INSECURE_BIND)")
+    token = commands.add_parser("token", help="print an HS256 development token signed with KYODO_JWT_HS256_SECRET")
+    token.add_argument("--tenant", action="append", required=True,
+                       help="a tenant the token may act on ('default' for the default tenant, '*' for all); "
+                            "repeat or separate with commas")
+    token.add_argument("--scope", required=True, help='space-separated scopes, e.g. "ngsi-ld:read ngsi-ld:write"')
+    token.add_argument("--subject", default="kyodo-dev", help="the token's sub (default kyodo-dev)")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
     return parser
 
 
@@ -46,8 +58,36 @@ async def _watch_embedded(database: EmbeddedDatabase) -> None:
               exit_code=database.exit_code, log_file=str(database.data_dir / "secantusd.log"))
 
 
+def token(args: argparse.Namespace) -> int:
+    """`kyodo token`: print a token for the secret, issuer and audience of the KYODO_* settings."""
+    try:
+        print(mint_token(Settings(), tenants=[name for value in args.tenant for name in value.split(",") if name],
+                         scopes=args.scope.split(), subject=args.subject, ttl_s=args.ttl))
+    except (ValidationError, AuthConfigError) as exc:
+        print(f"kyodo token: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def serve(settings: Settings) -> int:
     configure_logging(settings.log_level, settings.log_format)
+    refusal = insecure_bind_refusal(settings)
+    if refusal is not None:
+        print(f"kyodo: {refusal}", file=sys.stderr)
+        return 2
+    try:
+        auth = auth_settings(settings)
+    except AuthConfigError as exc:
+        print(f"kyodo: {exc}", file=sys.stderr)
+        return 2
+    if auth.mode == "none":
+        log.warning("access control is off (KYODO_AUTH=none): every client may read and change every tenant; "
+                    "for development only", host=settings.host)
+    else:
+        if not auth.audience:
+            log.warning("tokens are accepted whatever their audience (aud); set KYODO_JWT_AUDIENCE")
+        if auth.issuer is None:
+            log.warning("tokens are accepted whatever their issuer (iss); set KYODO_JWT_ISSUER")
     embedded: EmbeddedDatabase | None = None
     mongo_url = settings.mongo_url
     if mongo_url is None:
@@ -80,6 +120,8 @@ def serve(settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "token":
+        return token(args)
     try:
         settings = _settings(args)
     except ValidationError as exc:

@@ -1,0 +1,73 @@
+"""Who is asking: the Principal a verified token (or KYODO_AUTH=none) stands for, read from its claims."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from broker.auth.policy import ALL_SCOPES
+
+ALL_TENANTS = "*"
+DEFAULT_TENANT_NAME = "default"
+"""How tokens name the default tenant (requests without a tenant header)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    scopes: frozenset[str]
+    tenants: frozenset[str]
+    """Tenant names the token may act on, lower case; "*" for all."""
+
+    def may_act_on(self, tenant: str) -> bool:
+        """`tenant` as tenant_of gives it ("" is the default tenant)."""
+        return ALL_TENANTS in self.tenants or (tenant or DEFAULT_TENANT_NAME) in self.tenants
+
+
+ANONYMOUS = Principal("anonymous", ALL_SCOPES, frozenset({ALL_TENANTS}))
+"""Everyone, when KYODO_AUTH=none."""
+
+PRINCIPAL_KEY = web.RequestKey("principal", Principal)
+
+
+def principal_of(request: web.Request) -> Principal | None:
+    """The principal the access middleware admitted (None on public routes)."""
+    return request.get(PRINCIPAL_KEY)
+
+
+def _words(value: Any) -> list[str]:
+    """A claim that is a list of strings, or one string separated by spaces or commas."""
+    if isinstance(value, str):
+        return value.replace(",", " ").split()
+    if isinstance(value, list | tuple):
+        return [item.strip() for item in value if isinstance(item, str) and item.strip()]
+    return []
+
+
+def _claim(claims: Mapping[str, Any], path: str) -> Any:
+    """A claim by name, or by dotted path into nested objects (Keycloak nests 'a.b' claim names)."""
+    if path in claims:
+        return claims[path]
+    value: Any = claims
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def principal_from_claims(claims: Mapping[str, Any], *, tenants_claim: str,
+                          role_scopes: Mapping[str, Iterable[str]]) -> Principal:
+    """Scopes from `scope` (space-separated) or `scp` (a list) plus mapped Keycloak realm roles."""
+    scopes = set(_words(claims.get("scope"))) | set(_words(claims.get("scp")))
+    realm_access = claims.get("realm_access")
+    roles = _words(realm_access.get("roles")) if isinstance(realm_access, Mapping) else []
+    for role in roles:
+        scopes.update(role_scopes.get(role, ()))
+    subject = next((claims[name] for name in ("sub", "preferred_username", "client_id", "azp")
+                    if isinstance(claims.get(name), str) and claims[name]), "unknown")
+    tenants = frozenset(name.lower() for name in _words(_claim(claims, tenants_claim)))
+    return Principal(subject=subject, scopes=frozenset(scopes), tenants=tenants)
