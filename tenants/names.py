@@ -6,7 +6,7 @@ import re
 
 _TENANT = re.compile(r"^[a-z0-9_-]{1,48}$")
 #: names that would collide with the shared databases
-RESERVED = frozenset({"catalog", "admin", "local", "config"})
+RESERVED = frozenset({"catalog", "admin", "local", "config", "default"})
 
 
 class InvalidTenantName(ValueError):

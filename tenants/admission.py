@@ -1,0 +1,42 @@
+"""Whether a request may act on a tenant: registered (or creatable), active, within its request rate.
+
+Asked once per NGSI-LD request, where the tenant is resolved (broker/api/request.py); the answer
+comes from the registry's TTL cache, so a suspension or quota change made through another replica
+applies here within KYODO_TENANT_CACHE_TTL_S.
+"""
+
+from __future__ import annotations
+
+from broker.ngsild.errors import NonexistentTenant
+from tenants.errors import TenantSuspended
+from tenants.quotas import UNLIMITED, Quotas, RateLimiter
+from tenants.registry import DEFAULT_TENANT, INACTIVE, SUSPENDED, TenantRegistry
+
+
+class TenantAdmission:
+    def __init__(self, registry: TenantRegistry, limiter: RateLimiter, *, autocreate: bool) -> None:
+        self.registry = registry
+        self.limiter = limiter
+        self.autocreate = autocreate
+        """KYODO_TENANT_AUTOCREATE in effect: create operations make unknown tenants exist."""
+
+    async def admit(self, tenant: str, *, create: bool = False) -> Quotas:
+        """The tenant's quotas once the request is let in; 404, 403 or 429 otherwise.
+
+        `create`: the request creates something, so an unknown tenant is acceptable when tenants
+        are created implicitly. A deactivated tenant stays nonexistent even then: only the admin
+        API brings it back.
+        """
+        if tenant == DEFAULT_TENANT:
+            return UNLIMITED
+        record = await self.registry.lookup(tenant)
+        if record is None and create and self.autocreate:
+            return UNLIMITED
+        if record is None or record.status == INACTIVE:
+            raise NonexistentTenant(f"Tenant '{tenant}' does not exist" + (
+                "; tenants are provisioned through the admin API" if create and record is None else ""))
+        if record.status == SUSPENDED:
+            raise TenantSuspended(f"Tenant '{tenant}' is suspended by the platform operator: its data is kept "
+                                  "but no request is served until it is reactivated")
+        self.limiter.admit(tenant, record.quotas.max_requests_per_minute)
+        return record.quotas
