@@ -9,25 +9,39 @@ from aiohttp import web
 from broker.api import batch, contexts, discovery, entities, purge, query, subscriptions, system
 from broker.api.http import MAX_BODY_KEY
 from broker.api.middleware import problem_middleware
+from broker.api.request import TENANT_KEY
 from broker.api.state import SERVICES, Services
+from broker.auth.middleware import auth_middleware, setup_auth
 from broker.config import Settings
+from broker.metrics import METRICS, REFRESH, Metrics, metrics_middleware, serve_metrics
 from broker.notify.dispatcher import DeliverySettings, Dispatcher
 from broker.notify.notifier import Notifier, SubscriptionCache
 from broker.notify.periodic import PeriodicNotifier
 from broker.notify.senders import Senders
 from broker.store.client import Databases
 from broker.store.contexts import CONTEXTS, ContextResolver, ContextSettings
+from broker.store.outbox import Outbox
+from tenants import admin
+from tenants.admission import TenantAdmission
+from tenants.quotas import RateLimiter
 from tenants.registry import TENANTS, TenantRegistry
 
 
 def create_app(settings: Settings, mongo_url: str, *,
                database_alive: Callable[[], bool] = lambda: True) -> web.Application:
     """The broker application for a MongoDB URL (the embedded server's or a real one)."""
-    app = web.Application(middlewares=[problem_middleware],
-                          client_max_size=settings.max_body_bytes + 1)
+    metrics = Metrics()
+    holder: dict[str, TenantRegistry] = {}
+    app = web.Application(
+        middlewares=[metrics_middleware(lambda name: holder["tenants"].is_known(name), tenant_label),
+                     problem_middleware, auth_middleware],
+        client_max_size=settings.max_body_bytes + 1)
     app[MAX_BODY_KEY] = settings.max_body_bytes
-    databases = Databases(mongo_url, settings.db_prefix, settings.mongo_timeout_ms)
-    tenants = TenantRegistry(databases.catalog[TENANTS], settings.tenant_cache_ttl_s)
+    app[METRICS] = metrics
+    setup_auth(app, settings)
+    databases = Databases(mongo_url, settings.db_prefix, settings.mongo_timeout_ms,
+                          event_listeners=[metrics.database_listener])
+    tenants = holder["tenants"] = TenantRegistry(databases.catalog[TENANTS], settings.tenant_cache_ttl_s)
     resolver = ContextResolver(databases.catalog[CONTEXTS], ContextSettings(
         core_version=settings.core_context_version,
         fetch_timeout_s=settings.context_fetch_timeout_s,
@@ -36,7 +50,7 @@ def create_app(settings: Settings, mongo_url: str, *,
         unavailable_status=settings.ld_context_unavailable_status,
     ))
     cache = SubscriptionCache(databases, resolver, settings.subscription_cache_ttl_s)
-    dispatcher = Dispatcher(databases, tenants, Senders(settings.notification_targets), DeliverySettings(
+    dispatcher = Dispatcher(databases, tenants, Senders(settings.notification_target_policy), DeliverySettings(
         poll_interval_s=settings.notify_poll_interval_s,
         lease_s=settings.notify_lease_s,
         max_attempts=settings.notify_max_attempts,
@@ -44,7 +58,7 @@ def create_app(settings: Settings, mongo_url: str, *,
         backoff_max_s=settings.notify_backoff_max_s,
         endpoint_concurrency=settings.notify_endpoint_concurrency,
         endpoint_queue=settings.notify_endpoint_queue,
-    ))
+    ), on_delivery=lambda tenant, outcome: metrics.notifications.labels(tenant or "default", outcome).inc())
     periodic = PeriodicNotifier(databases, tenants, cache, dispatcher,
                                 poll_interval_s=settings.notify_poll_interval_s,
                                 default_timeout_s=settings.notify_default_timeout_s)
@@ -57,6 +71,8 @@ def create_app(settings: Settings, mongo_url: str, *,
         dispatcher=dispatcher,
         periodic=periodic,
         notifier=Notifier(databases, cache, dispatcher, settings.notify_default_timeout_s),
+        admission=TenantAdmission(tenants, RateLimiter(settings.rate_limit_window_s, settings.rate_limit_replicas),
+                                  autocreate=settings.autocreate_tenants),
         database_alive=database_alive,
     )
     system.add_routes(app)
@@ -67,9 +83,24 @@ def create_app(settings: Settings, mongo_url: str, *,
     purge.add_routes(app)
     batch.add_routes(app)
     subscriptions.add_routes(app)
+    admin.add_routes(app)
+    app.router.add_get("/metrics", serve_metrics, allow_head=False)
+    app[REFRESH] = _refresh_metrics
     app.on_startup.append(_start)
     app.on_cleanup.append(_close)
     return app
+
+
+def tenant_label(request: web.Request) -> str | None:
+    return request.get(TENANT_KEY)
+
+
+async def _refresh_metrics(app: web.Application) -> None:
+    """Outbox depth per tenant, read when Prometheus scrapes (a count per tenant, not per request)."""
+    svc = app[SERVICES]
+    for tenant in await svc.tenants.names():
+        depth = await Outbox(svc.databases.tenant(tenant or None)).depth()
+        app[METRICS].outbox_depth.labels(tenant or "default").set(depth)
 
 
 async def _start(app: web.Application) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,6 +36,19 @@ class Settings(BaseSettings):
     context_max_bytes: int = Field(512 * 1024, ge=1024)
     context_cache_ttl_s: float = Field(300.0, ge=0)
     tenant_cache_ttl_s: float = Field(5.0, ge=0)
+    tenant_autocreate: bool | None = None
+    """Create operations make an unknown tenant exist; unset: on with KYODO_AUTH=none, off with jwt."""
+    rate_limit_window_s: float = Field(60.0, gt=0)
+    """maxRequestsPerMinute is counted per process in fixed windows this long (scaled to the window)."""
+    rate_limit_replicas: int = Field(1, ge=1)
+    """Broker processes behind the load balancer: each one allows maxRequestsPerMinute ÷ this."""
+
+    @property
+    def autocreate_tenants(self) -> bool:
+        """KYODO_TENANT_AUTOCREATE in effect (the `auth` setting belongs to access control)."""
+        if self.tenant_autocreate is not None:
+            return self.tenant_autocreate
+        return getattr(self, "auth", "none") != "jwt"
 
     subscription_cache_ttl_s: float = Field(2.0, ge=0)
     """A subscription created or changed on another replica is used here within this delay."""
@@ -47,10 +60,39 @@ class Settings(BaseSettings):
     notify_endpoint_concurrency: int = Field(4, ge=1)
     notify_endpoint_queue: int = Field(100, ge=1)
     notify_default_timeout_s: float = Field(10.0, gt=0)
-    notification_targets: Literal["any", "public"] = "any"
-    """"public" refuses notification endpoints on loopback, private or link-local addresses (SSRF guard)."""
+    notification_targets: Literal["any", "public"] | None = None
+    """"public" refuses notification endpoints on loopback, private or link-local addresses (SSRF guard);
+    unset means "public" with KYODO_AUTH=jwt (production) and "any" with KYODO_AUTH=none."""
+
+    @property
+    def notification_target_policy(self) -> str:
+        if self.notification_targets is not None:
+            return self.notification_targets
+        return "public" if getattr(self, "auth", "none") == "jwt" else "any"
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    # Access control (broker/auth; README "Access control")
+    auth: Literal["none", "jwt"] = "none"
+    """"none" is for development: every request has every scope and tenant."""
+    insecure_bind: bool = False
+    """With auth "none", `kyodo serve` binds a non-loopback address only when this is set."""
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    """Checked against `iss`; without a JWKS URL or PEM key, its OIDC discovery document gives the JWKS."""
+    jwt_public_key: str | None = None
+    """A PEM public key or certificate: the PEM text itself or a file path."""
+    jwt_hs256_secret: SecretStr | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_s: float = Field(30.0, ge=0)
+    jwt_algorithms: str = "RS256,ES256,EdDSA"
+    """Asymmetric algorithms only; HS256 is accepted with jwt_hs256_secret and never with these keys."""
+    jwt_tenants_claim: str = "tenants"
+    jwt_role_scopes: str = ""
+    """Keycloak realm roles → scopes, e.g. "kyodo-admin=admin,kyodo-writer=ngsi-ld:read ngsi-ld:write"."""
+    jwt_jwks_ttl_s: float = Field(600.0, ge=0)
+    jwt_jwks_cooldown_s: float = Field(30.0, ge=0)
+    """An unknown kid refetches the JWKS at most once per this delay."""

@@ -31,6 +31,7 @@ from broker.ngsild.names import require_entity_id
 from broker.ngsild.notification import EntityEvent
 from broker.ngsild.update import UpdateResult
 from broker.store.batch import Applied, BatchStore
+from tenants.quotas import check_batch_size
 
 _PARAMS = ("local",)
 
@@ -50,7 +51,7 @@ async def create_entities(request: web.Request) -> web.Response:
     operation = await _Batch.read(request, create=True)
     now = utc_now()
     items = await operation.parse_each(lambda body, terms: payload.parse_entity(body, terms, now=now))
-    entities = operation.first_occurrences(items)
+    entities = await operation.within_entity_quota(operation.first_occurrences(items))
     if entities:
         await operation.ctx.register_tenant()
     failures = await BatchStore(operation.ctx.db).insert([item.entity for item in entities])
@@ -67,7 +68,7 @@ async def upsert_entities(request: web.Request) -> web.Response:
     operation = await _Batch.read(request, create=True)
     now = utc_now()
     items = await operation.parse_each(lambda body, terms: payload.parse_entity(body, terms, now=now))
-    by_id = _by_id(items)
+    by_id = _by_id(await operation.within_entity_quota(items))
     if by_id:
         await operation.ctx.register_tenant()
     written = await BatchStore(operation.ctx.db).apply({
@@ -133,6 +134,7 @@ class _Batch:
         array = batch.batch_items(await read_json(request), services(request).settings.max_batch_entities)
         ctx = await request_context(request, context=body_context(array, media, request), from_link=False,
                                     create=create)
+        check_batch_size(ctx.tenant, ctx.quotas, len(array))
         return cls(array, ctx, media == JSON_LD, BatchOperationResult())
 
     async def parse_each(self, parse: Callable[[dict[str, Any], TermMap], Entity]) -> list[_Item]:
@@ -169,6 +171,19 @@ class _Batch:
         if isinstance(terms, NgsiLdError):
             raise terms
         return terms
+
+    async def within_entity_quota(self, items: list[_Item]) -> list[_Item]:
+        """The items maxEntities allows: a new entity beyond the room left is a QuotaExceeded entry.
+
+        New entities get the room in array order; entities that already exist never need any.
+        """
+        first: dict[str, _Item] = {}
+        for item in items:
+            first.setdefault(item.entity["id"], item)
+        refused = await self.ctx.entities_beyond_quota(list(first))
+        for entity_id, error in refused.items():
+            self.result.fail(first[entity_id].index, entity_id, error)
+        return [item for item in items if item.entity["id"] not in refused]
 
     def first_occurrences(self, items: list[_Item]) -> list[_Item]:
         """Create: the first occurrence of each id; a repeat is an AlreadyExists entry."""

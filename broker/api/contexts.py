@@ -13,7 +13,7 @@ from broker.api.http import (
     no_content,
     read_json,
 )
-from broker.api.request import existing_tenant, tenant_of
+from broker.api.request import admitted_tenant, existing_tenant
 from broker.api.state import services
 from broker.ngsild.context import parse_context_document
 from broker.ngsild.errors import BadRequestData, ResourceNotFound
@@ -48,7 +48,7 @@ async def add_context(request: web.Request) -> web.Response:
     check_params(request, ())
     context = parse_context_document(await read_json(request))
     svc = services(request)
-    tenant = tenant_of(request)
+    tenant = await admitted_tenant(request, create=True)
     local_id = await svc.contexts.host_context(context, tenant)
     await svc.tenants.ensure(tenant)
     return created(f"{CONTEXTS_PATH}/{local_id}")

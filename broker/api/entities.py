@@ -94,6 +94,7 @@ async def create_entity(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         raise InvalidRequest(f"The entity must be a JSON object, got a JSON {type(body).__name__}")
     entity = payload.parse_entity(body, ctx.terms, now=utc_now())
+    await ctx.require_entity_room()
     await ctx.register_tenant()
     await ctx.entities.create(entity)
     await changes.entities_changed(ctx, [changes.created(entity)])

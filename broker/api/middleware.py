@@ -63,6 +63,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         response = web.Response(status=411) if error.status == 411 else problem_response(error)
         if allow:
             response.headers["Allow"] = allow
+        response.headers.update(error.headers)
     tenant = request.get(TENANT_KEY)
     if tenant and any(h in request.headers for h in TENANT_HEADERS):
         response.headers["NGSILD-Tenant"] = tenant

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -10,13 +10,20 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from broker.api.state import Services, services
 from broker.ngsild.context import TermMap, parse_link_header_contexts
-from broker.ngsild.errors import BadRequestData, NonexistentTenant
+from broker.ngsild.errors import BadRequestData
 from broker.ngsild.media import JSON_LD
 from broker.store.entities import EntityStore, ensure_entity_indexes
+from broker.store.geo import forget_geo_indexes
+from broker.store.subscriptions import SubscriptionStore
+from tenants import quotas
+from tenants.errors import QuotaExceeded
 from tenants.names import InvalidTenantName, normalize_tenant
+from tenants.quotas import UNLIMITED, Quotas
 
 TENANT_HEADERS = ("NGSILD-Tenant", "Fiware-Service")
 TENANT_KEY = web.RequestKey("tenant", str)
+QUOTAS_KEY = web.RequestKey("tenant_quotas", Quotas)
+"""Set once the tenant is admitted (tenants/admission.py): its quotas."""
 
 
 def tenant_of(request: web.Request) -> str:
@@ -44,11 +51,33 @@ class RequestContext:
     services: Services
     db: AsyncDatabase
     entities: EntityStore
+    quotas: Quotas = field(default=UNLIMITED)
 
     async def register_tenant(self) -> None:
         """Create operations make an unknown tenant exist (4.14); called right before the write."""
-        await self.services.tenants.ensure(self.tenant)
+        if await self.services.tenants.ensure(self.tenant):
+            # perhaps a tenant purged earlier under the same name: its new database has no indexes yet
+            self.services.indexed_tenants.discard(self.tenant)
+            forget_geo_indexes(self.db.name)
         await self.ensure_indexes()
+
+    async def require_entity_room(self) -> None:
+        """maxEntities: 403 QuotaExceeded when the tenant cannot hold one more entity."""
+        if self.quotas.max_entities is not None:
+            quotas.require_entity_room(self.tenant, self.quotas, await self.entities.count())
+
+    async def entities_beyond_quota(self, entity_ids: list[str]) -> dict[str, QuotaExceeded]:
+        """Of the ids a batch writes (array order), the new ones maxEntities leaves no room for."""
+        if self.quotas.max_entities is None or not entity_ids:
+            return {}
+        existing = await self.entities.existing_ids(entity_ids)
+        new_ids = [entity_id for entity_id in entity_ids if entity_id not in existing]
+        return quotas.entities_beyond_room(self.tenant, self.quotas, await self.entities.count(), new_ids)
+
+    async def require_subscription_room(self) -> None:
+        """maxSubscriptions: 403 QuotaExceeded when the tenant cannot hold one more subscription."""
+        if self.quotas.max_subscriptions is not None:
+            quotas.require_subscription_room(self.tenant, self.quotas, await SubscriptionStore(self.db).count())
 
     async def ensure_indexes(self) -> None:
         if self.tenant not in self.services.indexed_tenants:
@@ -74,25 +103,32 @@ def body_context(body: Any, media: str, request: web.Request) -> Any:
     return link
 
 
-async def existing_tenant(request: web.Request) -> str:
-    """The request's tenant, which must exist (404 NonexistentTenant otherwise)."""
+async def admitted_tenant(request: web.Request, *, create: bool = False) -> str:
+    """The request's tenant once admitted: it exists (404 NonexistentTenant; with `create`, an unknown
+    one is fine when tenants are created implicitly), is not suspended (403 TenantSuspended) and is
+    within its request rate (429 TooManyRequests). Decided once per request."""
     tenant = tenant_of(request)
-    if not await services(request).tenants.exists(tenant):
-        raise NonexistentTenant(f"Tenant '{tenant}' does not exist")
+    if QUOTAS_KEY not in request:
+        request[QUOTAS_KEY] = await services(request).admission.admit(tenant, create=create)
     return tenant
+
+
+async def existing_tenant(request: web.Request) -> str:
+    """The request's tenant, which must exist and be admitted (see admitted_tenant)."""
+    return await admitted_tenant(request)
 
 
 async def request_context(request: web.Request, *, context: Any = None, from_link: bool = True,
                           create: bool = False) -> RequestContext:
     """Resolve tenant and @context. With `create` the tenant may be new: see register_tenant."""
     svc = services(request)
-    tenant = tenant_of(request) if create else await existing_tenant(request)
+    tenant = await admitted_tenant(request, create=create)
     if from_link and context is None:
         context = parse_link_header_contexts(request.headers.getall("Link", []))
     terms = await svc.contexts.term_map(context, tenant)
     db = svc.databases.tenant(tenant or None)
     ctx = RequestContext(tenant=tenant, terms=terms, context=context or svc.contexts.core_url,
-                         services=svc, db=db, entities=EntityStore(db))
+                         services=svc, db=db, entities=EntityStore(db), quotas=request[QUOTAS_KEY])
     if not create:
         await ctx.ensure_indexes()
     return ctx

@@ -13,6 +13,7 @@ from broker.notify.notifier import Notifier, SubscriptionCache
 from broker.notify.periodic import PeriodicNotifier
 from broker.store.client import Databases
 from broker.store.contexts import ContextResolver
+from tenants.admission import TenantAdmission
 from tenants.registry import TenantRegistry
 
 
@@ -26,6 +27,8 @@ class Services:
     dispatcher: Dispatcher
     periodic: PeriodicNotifier
     notifier: Notifier
+    admission: TenantAdmission
+    """Tenant status, implicit creation and request rate, checked where the tenant is resolved."""
     database_alive: Callable[[], bool] = lambda: True
     """False when the embedded database child has died (readiness)."""
     indexed_tenants: set[str] = field(default_factory=set)

@@ -71,6 +71,7 @@ async def create_subscription(request: web.Request) -> web.Response:
     subscription = parse_subscription(body, ctx.terms, now=utc_now(), context=request_context_value)
     await _check_notification_context(ctx, subscription)
     _schedule(subscription)
+    await ctx.require_subscription_room()
     await ctx.register_tenant()
     store = _store(ctx)
     await store.ensure_indexes()

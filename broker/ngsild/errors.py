@@ -21,6 +21,8 @@ class NgsiLdError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+        self.headers: dict[str, str] = {}
+        """Response headers that belong to the error (Retry-After of a 429)."""
 
     @property
     def type(self) -> str:

@@ -8,6 +8,7 @@ import contextlib
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -86,8 +87,11 @@ class Dispatcher:
     """One per process. Claims are atomic leases, so N replicas send each notification once."""
 
     def __init__(self, databases: Databases, tenants: TenantRegistry, senders: Senders,
-                 settings: DeliverySettings) -> None:
+                 settings: DeliverySettings,
+                 on_delivery: Callable[[str, str], None] = lambda tenant, outcome: None) -> None:
         self.databases = databases
+        self.on_delivery = on_delivery
+        """Told (tenant, "sent" | "failed" | "dropped") after each attempt: the metrics hook."""
         self.tenants = tenants
         self.senders = senders
         self.settings = settings
@@ -160,7 +164,9 @@ class Dispatcher:
             now = datetime.now(UTC)
             attempt = record.get("attempts", 0) + 1
             await subscriptions.record_delivery(record["subscriptionId"], success=False, at=now)
+            self.on_delivery(tenant, "failed")
             if attempt >= self.settings.max_attempts:
+                self.on_delivery(tenant, "dropped")
                 log.warning("notification dropped after retries", subscription=record["subscriptionId"],
                             endpoint=record["endpoint"], attempts=attempt, error=str(exc))
                 await outbox.done(record["_id"], self.owner)
@@ -173,3 +179,4 @@ class Dispatcher:
             return
         await outbox.done(record["_id"], self.owner)
         await subscriptions.record_delivery(record["subscriptionId"], success=True, at=datetime.now(UTC))
+        self.on_delivery(tenant, "sent")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -11,7 +13,7 @@ CATALOG_SUFFIX = "catalog"
 class Databases:
     """One AsyncMongoClient per process; database names `<prefix>`, `<prefix>-<tenant>`, `<prefix>-catalog`."""
 
-    def __init__(self, url: str, prefix: str, timeout_ms: int = 5000) -> None:
+    def __init__(self, url: str, prefix: str, timeout_ms: int = 5000, event_listeners: list[Any] | None = None) -> None:
         self.prefix = prefix
         self.client: AsyncMongoClient = AsyncMongoClient(
             url,
@@ -20,6 +22,7 @@ class Databases:
             socketTimeoutMS=max(timeout_ms * 6, 30_000),
             tz_aware=True,
             appname="kyodo",
+            event_listeners=event_listeners or [],
         )
         self.catalog: AsyncDatabase = self.client[f"{prefix}-{CATALOG_SUFFIX}"]
 

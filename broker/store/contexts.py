@@ -307,6 +307,13 @@ class ContextResolver:
         self._forget_entry(document)
         return True
 
+    async def drop_tenant(self, tenant: str) -> None:
+        """Delete a purged tenant's private (Hosted, ImplicitlyCreated) entries, here and in memory."""
+        await self.collection.delete_many({"tenant": tenant, "kind": {"$ne": CACHED}})
+        for key in [key for key in self._documents if key.startswith(tenant + "\x00")]:
+            del self._documents[key]
+        self._term_maps.clear()
+
     def _forget_entry(self, document: dict[str, Any]) -> None:
         if document["kind"] == CACHED:
             self.forget(document["url"])

@@ -40,6 +40,15 @@ class EntityStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self.collection = db[ENTITIES]
 
+    async def count(self) -> int:
+        """How many entities the tenant holds, counted by the database (quotas, admin usage)."""
+        return await self.collection.count_documents({})
+
+    async def existing_ids(self, entity_ids: list[str]) -> set[str]:
+        """Which of these ids are stored (one index-only query)."""
+        cursor = self.collection.find({"_id": {"$in": entity_ids}}, {"_id": 1})
+        return {doc["_id"] async for doc in cursor}
+
     async def create(self, entity: Entity) -> None:
         try:
             await self.collection.insert_one(to_document(entity, 1))

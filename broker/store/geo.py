@@ -56,6 +56,12 @@ def forget_geo_index(db: AsyncDatabase, expanded_name: str) -> None:
     _indexed.discard((db.name, expanded_name))
 
 
+def forget_geo_indexes(db_name: str) -> None:
+    """A dropped (purged) database has lost its indexes: create them again when next used."""
+    for key in [key for key in _indexed if key[0] == db_name]:
+        _indexed.discard(key)
+
+
 def geo_filter(geo: GeoQuery) -> Filter:
     """The MongoDB condition of a geo-query (a prefilter for the georels post_filter decides)."""
     path = geo_path(geo.geoproperty)

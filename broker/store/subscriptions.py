@@ -41,6 +41,10 @@ class SubscriptionStore:
         await self.collection.create_index([("index.types", ASCENDING)], name="index_types")
         await self.collection.create_index([("nextPeriodicAt", ASCENDING)], name="nextPeriodicAt", sparse=True)
 
+    async def count(self) -> int:
+        """How many subscriptions the tenant holds, counted by the database (quotas, admin usage)."""
+        return await self.collection.count_documents({})
+
     async def create(self, subscription: dict[str, Any]) -> None:
         try:
             await self.collection.insert_one(_to_document(subscription))

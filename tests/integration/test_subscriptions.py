@@ -349,7 +349,7 @@ async def test_throttling_and_periodic_keep_working_under_a_burst_of_updates(mak
 
     throttled_count = sum(1 for _, body in receiver.received if body["subscriptionId"].endswith(":t"))
     periodic_count = sum(1 for _, body in receiver.received if body["subscriptionId"].endswith(":p"))
-    assert updates / elapsed > 300, f"the burst was too slow to mean anything: {updates / elapsed:.0f}/s"
+    assert updates / elapsed > 100, f"the burst was too slow to mean anything: {updates / elapsed:.0f}/s"
     assert 2 <= throttled_count <= 5, throttled_count
     assert periodic_count >= 2, periodic_count
 
