@@ -68,6 +68,8 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     if tenant and any(h in request.headers for h in TENANT_HEADERS):
         response.headers["NGSILD-Tenant"] = tenant
     response.headers["X-Request-Id"] = request_id
-    log.info("request", method=request.method, path=request.path, status=response.status,
+    resource = request.match_info.route.resource
+    log.info("request", method=request.method, path=request.path,
+             route=resource.canonical if resource is not None else None, status=response.status,
              ms=round((time.perf_counter() - started) * 1000, 2))
     return response

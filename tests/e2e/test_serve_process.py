@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -121,3 +122,22 @@ def test_invalid_settings_exit_with_a_clear_message(argument):
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "invalid" in (result.stderr + result.stdout).lower()
+
+
+async def test_json_logs_carry_request_id_tenant_route_status_and_latency(tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = start_broker(tmp_path, port)
+    try:
+        await wait_ready(base, process)
+        async with aiohttp.ClientSession() as session, session.post(
+                f"{base}{API}/entities", json=ENTITY, headers={"NGSILD-Tenant": "shiga", "X-Request-Id": "r-1"}) as r:
+            assert r.status == 201
+    finally:
+        output = stop(process)
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    [entry] = [line for line in lines if line.get("request_id") == "r-1" and line.get("event") == "request"]
+    assert entry["tenant"] == "shiga"
+    assert entry["route"] == f"{API}/entities"
+    assert entry["status"] == 201
+    assert entry["ms"] >= 0
