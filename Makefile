@@ -26,5 +26,9 @@ lint: $(VENV)/.dev-installed
 test: lint
 	$(BIN)/pytest
 
+# Broker vs raw driver on the embedded database (or KYODO_MONGO_URL); QUICK=1 for a 2-minute run.
+bench: $(VENV)/.dev-installed
+	$(BIN)/python -m tests.bench.run $(if $(QUICK),--quick)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
