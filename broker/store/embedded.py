@@ -55,7 +55,9 @@ class EmbeddedDatabase:
 
     @property
     def url(self) -> str:
-        return f"mongodb://{self.host}:{self.port}/?directConnection=true"
+        # retryWrites=false: SecantusDB 0.7.0b3 scans (and once full, sorts) its whole retryable-write
+        # record on every write; measured by `make bench`: update_attr 57 → 222/s, notify 8 → 64/s
+        return f"mongodb://{self.host}:{self.port}/?directConnection=true&retryWrites=false"
 
     def start(self, timeout_s: float = 30.0) -> str:
         """Start the server and wait until it accepts connections; returns its URL."""
