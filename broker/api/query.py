@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from broker.api.http import API_BASE, json_response, read_json
-from broker.api.request import RequestContext, request_context
+from broker.api.request import RequestContext, body_context, request_context
 from broker.api.state import services
 from broker.ngsild.errors import BadRequestData, HttpError
 from broker.ngsild.media import GEO_JSON, JSON, JSON_LD, negotiate, request_media_type
@@ -73,14 +73,8 @@ async def query_entities_by_body(request: web.Request) -> web.Response:
     _geometry_property_needs_geojson(request, media)
     body_media = request_media_type(request.headers.get("Content-Type"))
     body = await read_json(request)
-    context = None
-    if body_media == JSON_LD:
-        if not isinstance(body, dict) or "@context" not in body:
-            raise BadRequestData("Content-Type application/ld+json requires an @context in the body")
-        context = body["@context"]
-    elif isinstance(body, dict) and "@context" in body:
-        raise BadRequestData("@context in the body requires Content-Type application/ld+json")
-    ctx = await request_context(request, context=context, from_link=context is None)
+    context = body_context(body, body_media, request)
+    ctx = await request_context(request, context=context, from_link=False)
     settings = services(request).settings
     if isinstance(body, dict):
         body = {key: value for key, value in body.items() if key != "@context"}

@@ -10,7 +10,6 @@ from aiohttp import web
 
 from broker.api.http import (
     API_BASE,
-    boolean_param,
     check_params,
     created,
     json_response,
@@ -19,10 +18,11 @@ from broker.api.http import (
     utc_now,
 )
 from broker.api.request import RequestContext, body_context, request_context
-from broker.ngsild.errors import BadRequestData, InvalidRequest, TooManyResults
+from broker.ngsild.errors import InvalidRequest
 from broker.ngsild.media import JSON, JSON_LD, negotiate, request_media_type
 from broker.ngsild.names import require_entity_id
 from broker.ngsild.pagination import pagination_links
+from broker.ngsild.query import parse_pagination
 from broker.ngsild.subscription import apply_subscription_patch, parse_subscription
 from broker.ngsild.subscription_render import render_subscription
 from broker.store.subscriptions import SubscriptionStore
@@ -86,13 +86,8 @@ async def list_subscriptions(request: web.Request) -> web.Response:
     check_params(request, ("limit", "offset", "count", "options"))
     ctx = await request_context(request)
     settings = ctx.services.settings
-    limit = _non_negative(request, "limit", settings.default_limit)
-    offset = _non_negative(request, "offset", 0)
-    count = boolean_param(request, "count")
-    if limit > settings.max_limit:
-        raise TooManyResults(f"limit {limit} is above the maximum of {settings.max_limit}")
-    if limit == 0 and not count:
-        raise BadRequestData("limit=0 is only allowed together with count=true")
+    limit, offset, count = parse_pagination(request.query, default_limit=settings.default_limit,
+                                            max_limit=settings.max_limit)
     sys_attrs = _sys_attrs(request)
     items, total = await _store(ctx).page(limit=limit, offset=offset)
     now = utc_now()
@@ -139,15 +134,6 @@ async def delete_subscription(request: web.Request) -> web.Response:
     await _store(ctx).delete(subscription_id)
     ctx.services.subscriptions.invalidate(ctx.tenant)
     return no_content()
-
-
-def _non_negative(request: web.Request, name: str, default: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit():
-        raise BadRequestData(f"URL parameter '{name}' must be a non-negative integer, got {raw!r}")
-    return int(raw)
 
 
 def _sys_attrs(request: web.Request) -> bool:

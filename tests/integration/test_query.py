@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from tests.conftest import API, CORE_CONTEXT
@@ -203,3 +204,24 @@ async def test_post_query_with_a_bad_body_is_400(cities):
 async def test_queries_on_an_unknown_tenant_are_404(client):
     response = await client.get(f"{API}/entities", params={"type": "City"}, headers={"NGSILD-Tenant": "mie"})
     await problem(response, 404, "NonexistentTenant")
+
+
+async def test_post_query_follows_the_context_rules_of_body_requests(cities):
+    body = {"type": "Query", "entities": [{"type": "City"}], "@context": CORE_CONTEXT}
+    link = {"Link": f'<{CORE_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'}
+    response = await cities.post(f"{API}/entityOperations/query", data=orjson.dumps(body),
+                                 headers={"Content-Type": "application/ld+json", **link})
+    await problem(response, 400, "BadRequestData")
+    response = await cities.post(f"{API}/entityOperations/query", json=body)
+    await problem(response, 400, "BadRequestData")
+    response = await cities.post(f"{API}/entityOperations/query", data=orjson.dumps(body),
+                                 headers={"Content-Type": "application/ld+json"})
+    assert response.status == 200
+    assert len(await response.json()) == 5
+
+
+async def test_subscription_list_paging_errors(client):
+    response = await client.get(f"{API}/subscriptions", params={"limit": "0"})
+    await problem(response, 400, "BadRequestData")
+    response = await client.get(f"{API}/subscriptions", params={"limit": "5000"})
+    await problem(response, 403, "TooManyResults")
