@@ -23,6 +23,7 @@ from broker.store.contexts import CONTEXTS, ContextResolver, ContextSettings
 from broker.store.outbox import Outbox
 from tenants import admin
 from tenants.admission import TenantAdmission
+from tenants.published import DATASETS, PublishedTypes
 from tenants.quotas import RateLimiter
 from tenants.registry import TENANTS, TenantRegistry
 
@@ -73,6 +74,7 @@ def create_app(settings: Settings, mongo_url: str, *,
         notifier=Notifier(databases, cache, dispatcher, settings.notify_default_timeout_s),
         admission=TenantAdmission(tenants, RateLimiter(settings.rate_limit_window_s, settings.rate_limit_replicas),
                                   autocreate=settings.autocreate_tenants),
+        published=PublishedTypes(databases.catalog[DATASETS], settings.tenant_cache_ttl_s),
         database_alive=database_alive,
     )
     system.add_routes(app)

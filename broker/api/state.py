@@ -14,6 +14,7 @@ from broker.notify.periodic import PeriodicNotifier
 from broker.store.client import Databases
 from broker.store.contexts import ContextResolver
 from tenants.admission import TenantAdmission
+from tenants.published import PublishedTypes
 from tenants.registry import TenantRegistry
 
 
@@ -29,6 +30,8 @@ class Services:
     notifier: Notifier
     admission: TenantAdmission
     """Tenant status, implicit creation and request rate, checked where the tenant is resolved."""
+    published: PublishedTypes
+    """The entity types tenants publish in the shared catalog (anonymous, member and wide-area reads)."""
     database_alive: Callable[[], bool] = lambda: True
     """False when the embedded database child has died (readiness)."""
     indexed_tenants: set[str] = field(default_factory=set)

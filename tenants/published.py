@@ -1,0 +1,83 @@
+"""Which entity types each tenant publishes, and to whom: the read side of the shared catalog's datasets.
+
+A dataset document (collection `datasets` of the shared catalog; written by the catalog API):
+
+    {"_id": "osaka-tourism-spots",            # the dataset name: unique in the catalog, CKAN `name`
+     "tenant": "osaka",                       # the publishing tenant ("" never: the default tenant cannot publish)
+     "entityType": "https://…/TouristSpot",   # expanded entity type; one dataset per (tenant, entityType)
+     "visibility": "open" | "members",        # anyone | any authenticated member tenant
+     "excludedAttributes": ["https://…/ownerPhone"],   # expanded attribute names never shown
+     "title": {"ja": "…", "en": "…"}, "description": {"ja": "…", "en": "…"}, "keywords": ["観光"],
+     "license": "CC-BY-4.0", "publisher": "大阪府", "contact": {"name": "…", "email": "…"},
+     "updateFrequency": "daily", "spatial": {…}, "issued": ISODate, "modified": ISODate}
+
+Only `tenant`, `entityType`, `visibility` and `excludedAttributes` matter here. Lookups are cached
+per process for a short TTL (a publication made on another replica is seen within it); the replica
+that publishes or unpublishes calls `forget()` so it sees its own change at once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+DATASETS = "datasets"
+OPEN, MEMBERS = "open", "members"
+VISIBILITIES = (OPEN, MEMBERS)
+
+
+@dataclass(frozen=True)
+class PublishedType:
+    """One published entity type of one tenant."""
+
+    tenant: str
+    entity_type: str
+    dataset: str
+    visibility: str
+    excluded_attributes: frozenset[str]
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> PublishedType:
+        return cls(tenant=doc["tenant"], entity_type=doc["entityType"], dataset=doc["_id"],
+                   visibility=doc.get("visibility", OPEN),
+                   excluded_attributes=frozenset(doc.get("excludedAttributes") or ()))
+
+    def readable_by(self, *, member: bool) -> bool:
+        """Open datasets are readable by anyone; members-only ones by an authenticated member tenant."""
+        return self.visibility == OPEN or (member and self.visibility == MEMBERS)
+
+
+_PROJECTION = {"tenant": 1, "entityType": 1, "visibility": 1, "excludedAttributes": 1}
+
+
+class PublishedTypes:
+    """The published types, read from the catalog and kept for `ttl_s` seconds."""
+
+    def __init__(self, collection: AsyncCollection, ttl_s: float = 5.0) -> None:
+        self.collection = collection
+        self.ttl_s = ttl_s
+        self._all: tuple[float, tuple[PublishedType, ...]] | None = None
+
+    async def all(self) -> tuple[PublishedType, ...]:
+        """Every published type of every tenant, in (tenant, entity type) order."""
+        if self._all is not None and time.monotonic() - self._all[0] < self.ttl_s:
+            return self._all[1]
+        cursor = self.collection.find({}, _PROJECTION).sort([("tenant", 1), ("entityType", 1)])
+        published = tuple([PublishedType.from_document(doc) async for doc in cursor])
+        self._all = (time.monotonic(), published)
+        return published
+
+    async def of_tenant(self, tenant: str, *, member: bool) -> dict[str, PublishedType]:
+        """The tenant's types readable by this reader: entity type → its publication."""
+        return {p.entity_type: p for p in await self.all() if p.tenant == tenant and p.readable_by(member=member)}
+
+    async def open_types(self) -> tuple[PublishedType, ...]:
+        """Every tenant's open types: what the wide-area virtual tenant covers."""
+        return tuple(p for p in await self.all() if p.visibility == OPEN)
+
+    def forget(self) -> None:
+        """Drop the cached list (after this process published or unpublished something)."""
+        self._all = None
