@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     tenant_cache_ttl_s: float = Field(5.0, ge=0)
     tenant_autocreate: bool | None = None
     """Create operations make an unknown tenant exist; unset: on with KYODO_AUTH=none, off with jwt."""
+    wide_area_tenant: str = Field("open", pattern=r"^[a-z0-9_-]{1,48}$")
+    """The read-only virtual tenant whose queries cover every tenant's open datasets (広域); never provisioned."""
     rate_limit_window_s: float = Field(60.0, gt=0)
     """maxRequestsPerMinute is counted per process in fixed windows this long (scaled to the window)."""
     rate_limit_replicas: int = Field(1, ge=1)
