@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+import shapely
 
 from broker.ngsild.errors import BadRequestData
 
@@ -101,6 +102,11 @@ def _check_polygon(value: Any, where: str, kind: str) -> None:
         _positions(ring, where, kind, 4)
         if ring[0] != ring[-1]:
             raise BadRequestData(f"'{where}': a {kind} linear ring must end at its first position")
+    # MongoDB's 2dsphere index refuses such polygons (a write would fail only once the index exists)
+    polygon = shapely.Polygon([p[:2] for p in value[0]], [[p[:2] for p in ring] for ring in value[1:]])
+    if not shapely.is_valid(polygon):
+        raise BadRequestData(f"'{where}': the {kind} is not a valid area: {shapely.is_valid_reason(polygon)} "
+                             "(rings must not cross themselves or each other; holes lie inside the outer ring)")
 
 
 _Check = Callable[[Any, str, str], None]

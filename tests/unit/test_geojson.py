@@ -84,6 +84,11 @@ INVALID_GEOMETRIES: list[tuple[str, Any]] = [
     ("polygon_open_ring", {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]}),
     ("polygon_with_open_hole", {"type": "Polygon", "coordinates": [SQUARE, [*HOLE[:-1], [0.3, 0.3]]]}),
     ("polygon_not_nested", {"type": "Polygon", "coordinates": SQUARE}),
+    ("polygon_bow_tie", {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}),
+    ("polygon_hole_outside_the_shell",
+     {"type": "Polygon", "coordinates": [SQUARE, [[2, 2], [3, 2], [3, 3], [2, 2]]]}),
+    ("multi_polygon_with_a_bow_tie",
+     {"type": "MultiPolygon", "coordinates": [[SQUARE], [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]]}),
     ("multi_polygon_not_an_array", {"type": "MultiPolygon", "coordinates": "x"}),
     ("multi_polygon_with_open_ring",
      {"type": "MultiPolygon", "coordinates": [[[[0, 0], [1, 0], [1, 1], [0, 1]]]]}),
@@ -117,3 +122,9 @@ IS_GEOMETRY: list[tuple[Any, bool]] = [
 @pytest.mark.parametrize(("value", "expected"), IS_GEOMETRY)
 def test_is_geometry_checks_the_shape_only(value: Any, expected: bool) -> None:
     assert is_geometry(value) is expected
+
+
+def test_an_invalid_polygon_says_why() -> None:
+    bow_tie = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}
+    with pytest.raises(BadRequestData, match="not a valid area: Self-intersection"):
+        validate_geometry(bow_tie, "location")
