@@ -309,6 +309,9 @@ async def _params(request: web.Request) -> dict[str, Any]:
         return dict(request.query)
     if request.content_length and request.content_length > request.app[MAX_BODY_KEY]:
         raise CkanError(413, {"__type": "Bad Request", "message": "Bad request - the body is too large"})
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return {**request.query, **{key: value for key, value in (await request.post()).items()
+                                    if isinstance(value, str)}}
     data = await request.read()
     if not data.strip():
         return dict(request.query)

@@ -105,6 +105,7 @@ async def create_entity(request: web.Request) -> web.Response:
 async def retrieve_entity(request: web.Request) -> web.Response:
     """GET /entities/{entityId} — 5.7.1, with attrs/pick/omit, formats, lang and GeoJSON; a catalog
     reader sees it only when its type is published to them."""
+    view = await catalog_view(request)  # first: refused readers learn nothing more than before
     media = negotiate(request.headers.get("Accept"), (JSON, JSON_LD, GEO_JSON))
     check_params(request, _RETRIEVE_PARAMS, _UNSUPPORTED_RETRIEVE)
     entity_id = _path_entity_id(request)
@@ -113,7 +114,6 @@ async def retrieve_entity(request: web.Request) -> web.Response:
     geometry_property = request.query.get("geometryProperty")
     if geometry_property is not None and media != GEO_JSON:
         raise BadRequestData("geometryProperty is only allowed with Accept: application/geo+json")
-    view = await catalog_view(request, ctx.tenant)
     if view is not None:
         refuse_withheld(options.attrs, view)
     lookup = ctx.entities.get(entity_id, types=_types(request, ctx), attrs=options.attrs)

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Collection
 
 from aiohttp import web
 
+from broker.api.request import tenant_of
 from broker.api.state import services
 from broker.auth.principal import catalog_reader
 from broker.ngsild.catalog_view import CatalogView, NotPublished, WithheldAttribute, restrict_query, withhold
@@ -14,12 +15,16 @@ from broker.ngsild.model import Entity
 from broker.ngsild.query_ast import EntityQuery
 
 
-async def catalog_view(request: web.Request, tenant: str) -> CatalogView | None:
-    """What a catalog reader may see of the tenant; None when the request has the tenant's own access."""
+async def catalog_view(request: web.Request) -> CatalogView | None:
+    """What a catalog reader may see of the request's tenant; None when the request has the tenant's own
+    access. Called before the tenant is admitted: a tenant that publishes nothing to this reader
+    (or does not exist) gets exactly the refusal it had before the catalog existed."""
     reader = catalog_reader(request)
     if reader is None:
         return None
-    published = await services(request).published.of_tenant(tenant, member=reader.member)
+    published = await services(request).published.of_tenant(tenant_of(request), member=reader.member)
+    if not published:
+        raise reader.refusal_for(None)
     return CatalogView({entity_type: p.excluded_attributes for entity_type, p in published.items()})
 
 

@@ -63,6 +63,7 @@ def _geometry_property_needs_geojson(request: web.Request, media: str) -> None:
 async def query_entities(request: web.Request) -> web.Response:
     """GET /entities — 5.7.2: filter by id, type, attrs, q, scopeQ, geoQ; paginate; count. Catalog readers
     see only the published types (broker/api/published.py)."""
+    view = await catalog_view(request)  # first: refused readers learn nothing more than before
     media = negotiate(request.headers.get("Accept"), (JSON, JSON_LD, GEO_JSON))
     _reject_unsupported(request)
     _geometry_property_needs_geojson(request, media)
@@ -70,7 +71,6 @@ async def query_entities(request: web.Request) -> web.Response:
     settings = services(request).settings
     query = parse_query_params(request.query, ctx.terms, default_limit=settings.default_limit,
                                max_limit=settings.max_limit)
-    view = await catalog_view(request, ctx.tenant)
     if view is not None:
         query = restricted(request, query, view)
     return await _answer(request, ctx, query, media, paginate=True, view=view)

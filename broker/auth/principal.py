@@ -58,12 +58,12 @@ class CatalogReader:
     """What the access rules answer when the request reaches beyond the published datasets: 401
     without a token, 403 with a token of another tenant; None on the wide-area tenant."""
 
-    def refusal_for(self, reason: str) -> AccessError | NotPublished:
-        """The refusal, its detail starting with `reason`, with its WWW-Authenticate challenge."""
+    def refusal_for(self, reason: str | None) -> AccessError | NotPublished:
+        """The refusal, its detail starting with `reason` if any, with its WWW-Authenticate challenge."""
         if self.refusal is None:
-            return NotPublished(reason)
+            return NotPublished(reason or "Nothing readable here is published")
         error = copy.copy(self.refusal)
-        error.detail = f"{reason}. {self.refusal.detail}"
+        error.detail = f"{reason}. {self.refusal.detail}" if reason else self.refusal.detail
         error.headers = dict(self.refusal.headers)
         challenge = error.www_authenticate()
         if challenge:

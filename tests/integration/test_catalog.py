@@ -423,6 +423,12 @@ async def test_ckan_package_search_by_post_and_anonymous_visibility(broker):
     body = await response.json()
     check_ckan(body, "package_search")
     assert [p["name"] for p in body["result"]["results"]] == ["osaka-tourism-spots"]
+    form = await broker.post(f"{ACTION}/package_search", data={"fq": "organization:hyogo"})
+    assert [p["name"] for p in (await form.json())["result"]["results"]] == ["hyogo-parking"]
+    not_json = await broker.post(f"{ACTION}/package_search", data=b"[1, 2",
+                                 headers={"Content-Type": "application/json"})
+    assert not_json.status == 400
+    check_ckan(await not_json.json(), "error")
 
 
 @pytest.mark.parametrize(("params", "error"), [
