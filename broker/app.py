@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from broker.api import batch, contexts, discovery, entities, purge, query, subscriptions, system
+from broker.api import batch, catalog, contexts, discovery, entities, purge, query, subscriptions, system
 from broker.api.http import MAX_BODY_KEY
 from broker.api.middleware import problem_middleware
 from broker.api.request import TENANT_KEY
@@ -21,7 +21,7 @@ from broker.notify.senders import Senders
 from broker.store.client import Databases
 from broker.store.contexts import CONTEXTS, ContextResolver, ContextSettings
 from broker.store.outbox import Outbox
-from tenants import admin
+from tenants import admin, ckan
 from tenants.admission import TenantAdmission
 from tenants.published import DATASETS, PublishedTypes
 from tenants.quotas import RateLimiter
@@ -86,6 +86,8 @@ def create_app(settings: Settings, mongo_url: str, *,
     batch.add_routes(app)
     subscriptions.add_routes(app)
     admin.add_routes(app)
+    catalog.add_routes(app)
+    ckan.add_routes(app)
     app.router.add_get("/metrics", serve_metrics, allow_head=False)
     app[REFRESH] = _refresh_metrics
     app.on_startup.append(_start)

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     """Create operations make an unknown tenant exist; unset: on with KYODO_AUTH=none, off with jwt."""
     wide_area_tenant: str = Field("open", pattern=r"^[a-z0-9_-]{1,48}$")
     """The read-only virtual tenant whose queries cover every tenant's open datasets (広域); never provisioned."""
+    public_url: str | None = Field(None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    """The broker's external base URL (e.g. https://kyodo.example.jp) for links in the catalog (DCAT-AP,
+    CKAN); unset: taken from each request's scheme and Host."""
+    catalog_title: str = Field("Kyodo shared data catalog", min_length=1, max_length=200)
+    catalog_publisher: str = Field("Kyodo joint data platform", min_length=1, max_length=200)
+    """The catalog's own dct:publisher (each dataset names its own publisher)."""
     rate_limit_window_s: float = Field(60.0, gt=0)
     """maxRequestsPerMinute is counted per process in fixed windows this long (scaled to the window)."""
     rate_limit_replicas: int = Field(1, ge=1)

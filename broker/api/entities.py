@@ -20,6 +20,7 @@ from broker.api.http import (
     utc_now,
     write_options,
 )
+from broker.api.published import catalog_view, published_entity, refuse_withheld
 from broker.api.request import RequestContext, body_context, request_context
 from broker.ngsild import entity as payload
 from broker.ngsild import update
@@ -102,7 +103,9 @@ async def create_entity(request: web.Request) -> web.Response:
 
 
 async def retrieve_entity(request: web.Request) -> web.Response:
-    """GET /entities/{entityId} — 5.7.1, with attrs/pick/omit, formats, lang and GeoJSON."""
+    """GET /entities/{entityId} — 5.7.1, with attrs/pick/omit, formats, lang and GeoJSON; a catalog
+    reader sees it only when its type is published to them."""
+    view = await catalog_view(request)  # first: refused readers learn nothing more than before
     media = negotiate(request.headers.get("Accept"), (JSON, JSON_LD, GEO_JSON))
     check_params(request, _RETRIEVE_PARAMS, _UNSUPPORTED_RETRIEVE)
     entity_id = _path_entity_id(request)
@@ -111,7 +114,10 @@ async def retrieve_entity(request: web.Request) -> web.Response:
     geometry_property = request.query.get("geometryProperty")
     if geometry_property is not None and media != GEO_JSON:
         raise BadRequestData("geometryProperty is only allowed with Accept: application/geo+json")
-    entity = await ctx.entities.get(entity_id, types=_types(request, ctx), attrs=options.attrs)
+    if view is not None:
+        refuse_withheld(options.attrs, view)
+    lookup = ctx.entities.get(entity_id, types=_types(request, ctx), attrs=options.attrs)
+    entity = await lookup if view is None else await published_entity(request, view, entity_id, lookup)
     if options.attrs is not None and not entity["attrs"]:
         raise ResourceNotFound(f"Entity {entity_id} has none of the requested attributes")
     if media == GEO_JSON:

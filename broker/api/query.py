@@ -8,8 +8,10 @@ from typing import Any
 from aiohttp import web
 
 from broker.api.http import API_BASE, json_response, read_json
+from broker.api.published import catalog_view, restricted
 from broker.api.request import RequestContext, body_context, request_context
 from broker.api.state import services
+from broker.ngsild.catalog_view import CatalogView, withhold
 from broker.ngsild.errors import BadRequestData, HttpError
 from broker.ngsild.media import GEO_JSON, JSON, JSON_LD, negotiate, request_media_type
 from broker.ngsild.pagination import pagination_links
@@ -29,11 +31,15 @@ def _reject_unsupported(request: web.Request) -> None:
 
 
 async def _answer(request: web.Request, ctx: RequestContext, query: EntityQuery, media: str, *,
-                  paginate: bool) -> web.Response:
-    """Run the query (one extra item tells whether a next page exists) and render the page."""
+                  paginate: bool, view: CatalogView | None = None) -> web.Response:
+    """Run the query (one extra item tells whether a next page exists) and render the page.
+
+    With a catalog view (a reader without access to the tenant) withheld attributes are dropped."""
     probe = dataclasses.replace(query, limit=query.limit + 1) if query.limit else query
     result = await find_entities(ctx.db, probe)
     entities = result.entities[:query.limit]
+    if view is not None:
+        entities = [withhold(entity, view) for entity in entities]
     has_next = len(result.entities) > query.limit
     headers = {"NGSILD-Results-Count": str(result.count)} if query.count and result.count is not None else {}
     links = pagination_links(ENTITIES_PATH, dict(request.query), offset=query.offset, limit=query.limit,
@@ -55,7 +61,9 @@ def _geometry_property_needs_geojson(request: web.Request, media: str) -> None:
 
 
 async def query_entities(request: web.Request) -> web.Response:
-    """GET /entities — 5.7.2: filter by id, type, attrs, q, scopeQ, geoQ; paginate; count."""
+    """GET /entities — 5.7.2: filter by id, type, attrs, q, scopeQ, geoQ; paginate; count. Catalog readers
+    see only the published types (broker/api/published.py)."""
+    view = await catalog_view(request)  # first: refused readers learn nothing more than before
     media = negotiate(request.headers.get("Accept"), (JSON, JSON_LD, GEO_JSON))
     _reject_unsupported(request)
     _geometry_property_needs_geojson(request, media)
@@ -63,7 +71,9 @@ async def query_entities(request: web.Request) -> web.Response:
     settings = services(request).settings
     query = parse_query_params(request.query, ctx.terms, default_limit=settings.default_limit,
                                max_limit=settings.max_limit)
-    return await _answer(request, ctx, query, media, paginate=True)
+    if view is not None:
+        query = restricted(request, query, view)
+    return await _answer(request, ctx, query, media, paginate=True, view=view)
 
 
 async def query_entities_by_body(request: web.Request) -> web.Response:

@@ -12,10 +12,18 @@ import structlog
 from aiohttp import web
 
 from broker.api.request import tenant_of
+from broker.api.state import services
 from broker.auth.errors import AccessError, AuthUnavailable, Forbidden, MissingToken, Unauthorized
 from broker.auth.jwks import KeysUnavailable
-from broker.auth.policy import rule_for
-from broker.auth.principal import ANONYMOUS, DEFAULT_TENANT_NAME, PRINCIPAL_KEY, Principal
+from broker.auth.policy import CATALOG_READS, WIDE_AREA_READS, Rule, rule_for
+from broker.auth.principal import (
+    ANONYMOUS,
+    DEFAULT_TENANT_NAME,
+    PRINCIPAL_KEY,
+    READER_KEY,
+    CatalogReader,
+    Principal,
+)
 from broker.auth.settings import auth_settings
 from broker.auth.verify import InvalidToken, TokenVerifier
 from broker.config import Settings
@@ -55,30 +63,71 @@ def bearer_token(request: web.Request) -> str:
     return token
 
 
-async def admit(request: web.Request, verifier: TokenVerifier) -> Principal | None:
-    """The principal allowed to make this request (None on public routes), or an AccessError."""
-    route = request.match_info.route
-    if route.resource is None:
-        return None  # no route matched: the handler answers 404 or 405, revealing nothing
-    rule = rule_for(request.method, route.resource.canonical)
-    if rule is None:
-        log.error("no access rule for this route; refusing it", method=request.method,
-                  route=route.resource.canonical)
-        raise Forbidden(f"No access rule covers {request.method} {route.resource.canonical}")
-    if rule.scope is None:
-        return None
+async def verified(request: web.Request, verifier: TokenVerifier) -> Principal:
+    """The principal of the request's bearer token; 401 (or 503) when it has none or it is not valid."""
     try:
-        principal = await verifier.verify(bearer_token(request))
+        return await verifier.verify(bearer_token(request))
     except InvalidToken as exc:
         raise Unauthorized(str(exc)) from None
     except KeysUnavailable as exc:
         raise AuthUnavailable(str(exc)) from None
+
+
+def authorize(request: web.Request, principal: Principal, rule: Rule, pattern: str) -> None:
+    """403 unless the principal has the route's scope and, for tenant-bound routes, the tenant."""
     if rule.scope not in principal.scopes:
         raise Forbidden(f"The token lacks the scope '{rule.scope}' that {request.method} "
-                        f"{route.resource.canonical} requires", scope=rule.scope)
+                        f"{pattern} requires", scope=rule.scope)
     tenant = tenant_of(request)
     if rule.tenant_bound and not principal.may_act_on(tenant):
         raise Forbidden(f"The token does not grant access to tenant '{tenant or DEFAULT_TENANT_NAME}'")
+
+
+def _route(request: web.Request) -> tuple[str, str] | None:
+    resource = request.match_info.route.resource
+    if resource is None:
+        return None
+    return ("GET" if request.method == "HEAD" else request.method), resource.canonical
+
+
+def is_wide_area_read(request: web.Request) -> bool:
+    route = _route(request)
+    return route in WIDE_AREA_READS and tenant_of(request) == services(request).settings.wide_area_tenant
+
+
+async def admit(request: web.Request, verifier: TokenVerifier) -> Principal | None:
+    """The principal allowed to make this request (None on public routes), or an AccessError.
+
+    Catalog readers (see principal.CatalogReader) are admitted with READER_KEY set on the request.
+    """
+    route = _route(request)
+    if route is None:
+        return None  # no route matched: the handler answers 404 or 405, revealing nothing
+    method, pattern = route
+    rule = rule_for(method, pattern)
+    if rule is None:
+        log.error("no access rule for this route; refusing it", method=request.method, route=pattern)
+        raise Forbidden(f"No access rule covers {request.method} {pattern}")
+    presented = "Authorization" in request.headers
+    if rule.scope is None:
+        # on the catalog a token changes the answer (members-only datasets): never ignore a bad one
+        return await verified(request, verifier) if presented and pattern.startswith("/catalog/") else None
+    if is_wide_area_read(request):
+        principal = await verified(request, verifier) if presented else None
+        request[READER_KEY] = CatalogReader(member=principal is not None)
+        return principal
+    catalog_read = route in CATALOG_READS
+    if catalog_read and not presented:
+        request[READER_KEY] = CatalogReader(member=False, refusal=MissingToken(
+            "This resource needs a bearer token (Authorization: Bearer <token>)"))
+        return None
+    principal = await verified(request, verifier)
+    try:
+        authorize(request, principal, rule, pattern)
+    except Forbidden as refusal:
+        if not catalog_read:
+            raise
+        request[READER_KEY] = CatalogReader(member=True, refusal=refusal)
     return principal
 
 
@@ -88,6 +137,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     verifier = request.app.get(VERIFIER)
     if verifier is None:
         request[PRINCIPAL_KEY] = ANONYMOUS
+        if is_wide_area_read(request):
+            request[READER_KEY] = CatalogReader(member=True)
         return await handler(request)
     try:
         principal = await admit(request, verifier)

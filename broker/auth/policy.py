@@ -92,7 +92,21 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", f"{NGSI_LD}/jsonldContexts"): _CONTEXTS,
     ("GET", f"{NGSI_LD}/jsonldContexts/{{contextId}}"): _READ,
     ("DELETE", f"{NGSI_LD}/jsonldContexts/{{contextId}}"): _CONTEXTS,
+    # CKAN clients (ckanapi) call the read-only actions by POST as well as GET
+    ("POST", "/catalog/api/3/action/{action}"): PUBLIC,
 }
+
+CATALOG_READS = frozenset({("GET", f"{NGSI_LD}/entities"), ("GET", _ENTITY)})
+"""Readable without access to the tenant, through its published datasets (README "Reading published
+data without a token"): without a token, or with a valid token of another tenant, the middleware
+admits the request as a catalog reader instead of refusing it, and the handler answers only what
+the tenant publishes to that reader (or the refusal it would have had)."""
+
+WIDE_AREA_READS = frozenset({("GET", f"{NGSI_LD}/entities"), ("GET", f"{NGSI_LD}/types"),
+                             ("GET", f"{NGSI_LD}/types/{{type}}"), ("GET", f"{NGSI_LD}/attributes"),
+                             ("GET", f"{NGSI_LD}/attributes/{{attrId}}")})
+"""On the wide-area virtual tenant (KYODO_WIDE_AREA_TENANT) these need no token: everyone is a catalog
+reader there; a token, if presented, is verified (a member) but not bound to a tenant."""
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

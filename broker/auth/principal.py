@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from broker.auth.errors import AccessError
 from broker.auth.policy import ALL_SCOPES
+from broker.ngsild.catalog_view import NotPublished
 
 ALL_TENANTS = "*"
 DEFAULT_TENANT_NAME = "default"
@@ -34,8 +37,46 @@ PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 
 
 def principal_of(request: web.Request) -> Principal | None:
-    """The principal the access middleware admitted (None on public routes)."""
+    """The principal the access middleware admitted: None on public routes without a token, and for
+    catalog readers without one. A catalog reader's principal may not have access to the tenant."""
     return request.get(PRINCIPAL_KEY)
+
+
+@dataclass(frozen=True)
+class CatalogReader:
+    """A request admitted to read a tenant only through its published datasets (tenants/published.py).
+
+    Set by the access middleware on the catalog-readable routes (policy.CATALOG_READS) when the
+    request has no token, or a valid one without access to the tenant, and on the wide-area
+    tenant's read routes (policy.WIDE_AREA_READS) always. Never set with KYODO_AUTH=none outside the
+    wide-area tenant: there everyone reads everything, as without the catalog.
+    """
+
+    member: bool
+    """A valid token of any member was presented: `members` datasets are readable too."""
+    refusal: AccessError | None = None
+    """What the access rules answer when the request reaches beyond the published datasets: 401
+    without a token, 403 with a token of another tenant; None on the wide-area tenant."""
+
+    def refusal_for(self, reason: str | None) -> AccessError | NotPublished:
+        """The refusal, its detail starting with `reason` if any, with its WWW-Authenticate challenge."""
+        if self.refusal is None:
+            return NotPublished(reason or "Nothing readable here is published")
+        error = copy.copy(self.refusal)
+        error.detail = f"{reason}. {self.refusal.detail}" if reason else self.refusal.detail
+        error.headers = dict(self.refusal.headers)
+        challenge = error.www_authenticate()
+        if challenge:
+            error.headers["WWW-Authenticate"] = challenge
+        return error
+
+
+READER_KEY = web.RequestKey("catalog_reader", CatalogReader)
+
+
+def catalog_reader(request: web.Request) -> CatalogReader | None:
+    """How the request reads through the catalog; None when it has the tenant's own access."""
+    return request.get(READER_KEY)
 
 
 def _words(value: Any) -> list[str]:

@@ -27,6 +27,14 @@ class NotPublished(HttpError):
         super().__init__(403, "Not published", detail, NOT_PUBLISHED)
 
 
+class WithheldAttribute(NotPublished):
+    """403: the request filters, sorts or projects on an attribute the publisher withheld.
+
+    Unlike an unpublished type, a token of another member would not help: only the publishing
+    tenant's own token reads withheld attributes.
+    """
+
+
 @dataclass(frozen=True)
 class CatalogView:
     """What a reader may see: readable entity type → attribute names withheld from it (all expanded)."""
@@ -88,7 +96,7 @@ def restrict_query(query: EntityQuery, view: CatalogView) -> EntityQuery:
         touched.update(query.attrs or ())
         blocked = sorted(touched & withheld)
         if blocked:
-            raise NotPublished(f"Attribute {blocked[0]!r} is withheld by the publisher")
+            raise WithheldAttribute(f"Attribute {blocked[0]!r} is withheld by the publisher")
     return dataclasses.replace(query, types=types)
 
 

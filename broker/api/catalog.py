@@ -1,0 +1,204 @@
+"""The shared catalog's own API, /catalog/v1: publish, list, change and unpublish datasets; DCAT-AP.
+
+Reading is public (members-only datasets need a valid token of any member); changing needs scope
+`catalog:publish` for the NGSILD-Tenant, which must be the dataset's tenant (broker/auth/policy.py).
+Entity types and attribute names are expanded with the request's Link @context, as NGSI-LD does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from broker.api.http import check_params, json_response, no_content, read_json, utc_now
+from broker.api.request import RequestContext, request_context, tenant_of
+from broker.api.state import SERVICES, services
+from broker.auth.errors import Forbidden
+from broker.ngsild.errors import AlreadyExists, BadRequestData, HttpError, ResourceNotFound
+from broker.ngsild.media import JSON_LD
+from broker.ngsild.names import is_valid_name
+from broker.store.discovery import list_types
+from tenants.admin import _validated
+from tenants.datasets import (
+    DATASETS_PATH,
+    DatasetCatalog,
+    DatasetExists,
+    DatasetSpec,
+    NewDataset,
+    base_url,
+    dataset_json,
+    dataset_url,
+    display_names,
+    editable_json,
+    is_member,
+    merge_patch,
+    new_document,
+    visible_to,
+)
+from tenants.dcat import DCAT_PATH, render_catalog, render_dataset
+from tenants.names import InvalidTenantName, normalize_tenant
+from tenants.published import DATASETS
+from tenants.registry import DEFAULT_TENANT
+
+DATASET_CATALOG = web.AppKey("dataset_catalog", DatasetCatalog)
+JSON, MERGE_PATCH = "application/json", "application/merge-patch+json"
+_IDENTITY = ("name", "entityType", "tenant")
+
+
+# --- handlers -----------------------------------------------------------------------------------
+
+async def publish_dataset(request: web.Request) -> web.Response:
+    """POST /catalog/v1/datasets — publish one of the tenant's entity types; 201 + Location."""
+    check_params(request, ())
+    if tenant_of(request) == DEFAULT_TENANT:
+        raise BadRequestData("The default tenant cannot publish: datasets belong to a named member tenant; "
+                             "send NGSILD-Tenant")
+    spec = _validated(NewDataset, await _json_body(request, JSON))
+    ctx = await request_context(request)
+    if spec.tenant is not None and _normalized(spec.tenant, "tenant") != ctx.tenant:
+        raise Forbidden(f"The body names tenant {spec.tenant!r} but the request acts for tenant '{ctx.tenant}': "
+                        "a tenant publishes only its own entity types")
+    entity_type = _expand(ctx, spec.entity_type, "entityType")
+    if entity_type not in await list_types(ctx.db):
+        raise BadRequestData(f"Tenant '{ctx.tenant}' holds no entity of type '{entity_type}': a tenant publishes "
+                             "only entity types it holds (create its entities first)")
+    excluded = [_expand(ctx, name, "excludedAttributes") for name in spec.excluded_attributes]
+    doc = new_document(spec, ctx.tenant, entity_type, excluded, utc_now())
+    try:
+        await request.app[DATASET_CATALOG].create(doc)
+    except DatasetExists as exc:
+        raise AlreadyExists(str(exc)) from None
+    services(request).published.forget()
+    return json_response(dataset_json(doc), status=201, headers={"Location": dataset_url("", doc["_id"])})
+
+
+async def list_datasets(request: web.Request) -> web.Response:
+    """GET /catalog/v1/datasets — the datasets this reader sees, by name (`tenant`, `limit`, `offset`)."""
+    check_params(request, ("tenant", "limit", "offset"))
+    limit, offset = _page(request)
+    query = visible_to(member=is_member(request))
+    if "tenant" in request.query:
+        query["tenant"] = _normalized(request.query["tenant"], "tenant")
+    docs, total = await request.app[DATASET_CATALOG].page(query, offset=offset, limit=limit)
+    return json_response([dataset_json(doc) for doc in docs], headers={"X-Total-Count": str(total)})
+
+
+async def retrieve_dataset(request: web.Request) -> web.Response:
+    """GET /catalog/v1/datasets/{name} — 404 when missing or not visible to this reader."""
+    check_params(request, ())
+    return json_response(dataset_json(await _visible(request)))
+
+
+async def update_dataset(request: web.Request) -> web.Response:
+    """PATCH /catalog/v1/datasets/{name} — merge-patch (RFC 7396) of the editable members; 200 + the dataset."""
+    check_params(request, ())
+    patch = await _json_body(request, MERGE_PATCH, JSON)
+    if not isinstance(patch, dict) or not patch:
+        raise BadRequestData("The body must be a non-empty JSON object of the members to change")
+    doc = await _owned(request)
+    fixed = sorted(name for name in _IDENTITY if name in patch and patch[name] != _identity(doc, name))
+    if fixed:
+        raise BadRequestData(f"'{fixed[0]}' cannot be changed: unpublish the dataset (DELETE) and publish it again")
+    changes = {key: value for key, value in patch.items() if key not in _IDENTITY}
+    spec = _validated(DatasetSpec, merge_patch(editable_json(doc), changes))
+    ctx = await request_context(request)
+    members = spec.members()
+    members["excludedAttributes"] = [_expand(ctx, name, "excludedAttributes") for name in spec.excluded_attributes]
+    updated = {key: value for key, value in {**doc, **members}.items() if value is not None}
+    updated["modified"] = utc_now()
+    await request.app[DATASET_CATALOG].replace(updated)
+    services(request).published.forget()
+    return json_response(dataset_json(updated))
+
+
+async def delete_dataset(request: web.Request) -> web.Response:
+    """DELETE /catalog/v1/datasets/{name} — unpublish: its data is no longer readable without access; 204."""
+    check_params(request, ())
+    doc = await _owned(request)
+    await request.app[DATASET_CATALOG].delete(doc["_id"])
+    services(request).published.forget()
+    return no_content()
+
+
+async def dcat_catalog(request: web.Request) -> web.Response:
+    """GET /catalog/v1/dcat — the datasets this reader sees as a DCAT-AP catalog in JSON-LD."""
+    check_params(request, ())
+    svc = services(request)
+    docs = await request.app[DATASET_CATALOG].all(visible_to(member=is_member(request)))
+    names = await display_names(svc.tenants.collection, sorted({doc["tenant"] for doc in docs}))
+    base = base_url(request)
+    datasets = [render_dataset(doc, base, doc.get("publisher") or names.get(doc["tenant"]) or doc["tenant"])
+                for doc in docs]
+    body = render_catalog(svc.settings.catalog_title, svc.settings.catalog_publisher, base, datasets)
+    return json_response(body, media=JSON_LD)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+async def _json_body(request: web.Request, *media_types: str) -> Any:
+    if request.content_type not in media_types:
+        raise HttpError(415, "Unsupported media type",
+                        f"Content-Type must be {' or '.join(media_types)}, got {request.content_type!r} "
+                        "(send a JSON-LD @context in a Link header)")
+    return await read_json(request)
+
+
+def _normalized(raw: str, member: str) -> str:
+    try:
+        return normalize_tenant(raw)
+    except InvalidTenantName as exc:
+        raise BadRequestData(f"{member}: {exc}") from None
+
+
+def _expand(ctx: RequestContext, name: str, member: str) -> str:
+    if not is_valid_name(name):
+        raise BadRequestData(f"{member}: {name!r} is not a valid NGSI-LD name (a term, compact IRI or IRI)")
+    return ctx.terms.expand(name)
+
+
+def _identity(doc: dict[str, Any], member: str) -> Any:
+    return {"name": doc["_id"], "entityType": doc["entityType"], "tenant": doc["tenant"]}[member]
+
+
+async def _visible(request: web.Request) -> dict[str, Any]:
+    name = request.match_info["name"]
+    doc = await request.app[DATASET_CATALOG].get(name)
+    if doc is None or (doc.get("visibility") != "open" and not is_member(request)):
+        raise ResourceNotFound(f"No dataset named {name!r} is published to this reader")
+    return doc
+
+
+async def _owned(request: web.Request) -> dict[str, Any]:
+    """The dataset, when the request acts for its tenant (403 otherwise)."""
+    doc = await _visible(request)
+    tenant = tenant_of(request)
+    if doc["tenant"] != tenant:
+        raise Forbidden(f"Dataset '{doc['_id']}' belongs to tenant '{doc['tenant']}'; only that tenant "
+                        "(NGSILD-Tenant) may change or unpublish it")
+    return doc
+
+
+def _page(request: web.Request) -> tuple[int, int]:
+    settings = services(request).settings
+    values = []
+    for name, default in (("limit", settings.default_limit), ("offset", 0)):
+        raw = request.query.get(name)
+        if raw is not None and not raw.isdigit():
+            raise BadRequestData(f"URL parameter '{name}' must be a non-negative integer, got {raw!r}")
+        values.append(int(raw) if raw is not None else default)
+    if values[0] > settings.max_limit:
+        raise BadRequestData(f"URL parameter 'limit' may be at most {settings.max_limit}, got {values[0]}")
+    return values[0], values[1]
+
+
+def add_routes(app: web.Application) -> None:
+    app[DATASET_CATALOG] = DatasetCatalog(app[SERVICES].databases.catalog[DATASETS])
+    r = app.router
+    r.add_post(DATASETS_PATH, publish_dataset)
+    r.add_get(DATASETS_PATH, list_datasets, allow_head=False)
+    one = f"{DATASETS_PATH}/{{name}}"
+    r.add_get(one, retrieve_dataset, allow_head=False)
+    r.add_patch(one, update_dataset)
+    r.add_delete(one, delete_dataset)
+    r.add_get(DCAT_PATH, dcat_catalog, allow_head=False)
