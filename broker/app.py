@@ -11,6 +11,7 @@ from broker.api.http import MAX_BODY_KEY
 from broker.api.middleware import problem_middleware
 from broker.api.request import TENANT_KEY
 from broker.api.state import SERVICES, Services
+from broker.api.wide_area import read_only_middleware
 from broker.auth.middleware import auth_middleware, setup_auth
 from broker.config import Settings
 from broker.metrics import METRICS, REFRESH, Metrics, metrics_middleware, serve_metrics
@@ -35,7 +36,7 @@ def create_app(settings: Settings, mongo_url: str, *,
     holder: dict[str, TenantRegistry] = {}
     app = web.Application(
         middlewares=[metrics_middleware(lambda name: holder["tenants"].is_known(name), tenant_label),
-                     problem_middleware, auth_middleware],
+                     problem_middleware, auth_middleware, read_only_middleware],
         client_max_size=settings.max_body_bytes + 1)
     app[MAX_BODY_KEY] = settings.max_body_bytes
     app[METRICS] = metrics
@@ -59,7 +60,9 @@ def create_app(settings: Settings, mongo_url: str, *,
         backoff_max_s=settings.notify_backoff_max_s,
         endpoint_concurrency=settings.notify_endpoint_concurrency,
         endpoint_queue=settings.notify_endpoint_queue,
-    ), on_delivery=lambda tenant, outcome: metrics.notifications.labels(tenant or "default", outcome).inc())
+    ), on_delivery=lambda tenant, outcome: metrics.notifications.labels(tenant or "default", outcome).inc(),
+        unregistered_tenants=(settings.wide_area_tenant,))
+    published = PublishedTypes(databases.catalog[DATASETS], settings.tenant_cache_ttl_s)
     periodic = PeriodicNotifier(databases, tenants, cache, dispatcher,
                                 poll_interval_s=settings.notify_poll_interval_s,
                                 default_timeout_s=settings.notify_default_timeout_s)
@@ -71,10 +74,11 @@ def create_app(settings: Settings, mongo_url: str, *,
         subscriptions=cache,
         dispatcher=dispatcher,
         periodic=periodic,
-        notifier=Notifier(databases, cache, dispatcher, settings.notify_default_timeout_s),
+        notifier=Notifier(databases, cache, dispatcher, settings.notify_default_timeout_s,
+                          published=published, wide_area=settings.wide_area_tenant),
         admission=TenantAdmission(tenants, RateLimiter(settings.rate_limit_window_s, settings.rate_limit_replicas),
-                                  autocreate=settings.autocreate_tenants),
-        published=PublishedTypes(databases.catalog[DATASETS], settings.tenant_cache_ttl_s),
+                                  autocreate=settings.autocreate_tenants, wide_area=settings.wide_area_tenant),
+        published=published,
         database_alive=database_alive,
     )
     system.add_routes(app)

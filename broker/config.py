@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tenants.names import RESERVED as RESERVED_TENANT_NAMES
+
 
 class Settings(BaseSettings):
     """Every knob an operator can turn; the README's configuration table mirrors this class."""
@@ -77,6 +79,13 @@ class Settings(BaseSettings):
         if self.notification_targets is not None:
             return self.notification_targets
         return "public" if getattr(self, "auth", "none") == "jwt" else "any"
+
+    @field_validator("wide_area_tenant")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_TENANT_NAMES:
+            raise ValueError(f"{value!r} is a reserved tenant name ({', '.join(sorted(RESERVED_TENANT_NAMES))})")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

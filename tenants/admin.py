@@ -190,6 +190,9 @@ async def create_tenant(request: web.Request) -> web.Response:
     check_params(request, ())
     spec = _validated(NewTenant, await _json_body(request, JSON))
     record = spec.to_record()
+    if record.name == services(request).settings.wide_area_tenant:
+        raise BadRequestData(f"Tenant name '{record.name}' is the wide-area virtual tenant (KYODO_WIDE_AREA_TENANT): "
+                             "it always exists, reads every tenant's open datasets and cannot be provisioned")
     try:
         await services(request).tenants.create(record)
     except TenantExists:

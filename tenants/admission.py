@@ -14,11 +14,14 @@ from tenants.registry import DEFAULT_TENANT, INACTIVE, SUSPENDED, TenantRegistry
 
 
 class TenantAdmission:
-    def __init__(self, registry: TenantRegistry, limiter: RateLimiter, *, autocreate: bool) -> None:
+    def __init__(self, registry: TenantRegistry, limiter: RateLimiter, *, autocreate: bool,
+                 wide_area: str | None = None) -> None:
         self.registry = registry
         self.limiter = limiter
         self.autocreate = autocreate
         """KYODO_TENANT_AUTOCREATE in effect: create operations make unknown tenants exist."""
+        self.wide_area = wide_area
+        """The wide-area virtual tenant: it always exists and is never registered."""
 
     async def admit(self, tenant: str, *, create: bool = False) -> Quotas:
         """The tenant's quotas once the request is let in; 404, 403 or 429 otherwise.
@@ -27,7 +30,7 @@ class TenantAdmission:
         are created implicitly. A deactivated tenant stays nonexistent even then: only the admin
         API brings it back.
         """
-        if tenant == DEFAULT_TENANT:
+        if tenant == DEFAULT_TENANT or tenant == self.wide_area:
             return UNLIMITED
         record = await self.registry.lookup(tenant)
         if record is None and create and self.autocreate:

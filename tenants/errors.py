@@ -22,6 +22,12 @@ class TenantSuspended(KyodoError):
     name, status, title = "TenantSuspended", 403, "Tenant suspended"
 
 
+class ReadOnlyTenant(KyodoError):
+    """A write to the wide-area virtual tenant, which only reads other tenants' open datasets."""
+
+    name, status, title = "ReadOnlyTenant", 403, "Read-only tenant"
+
+
 class QuotaExceeded(KyodoError):
     """maxEntities or maxSubscriptions; the ProblemDetails names the quota and its limit."""
 

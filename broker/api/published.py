@@ -20,9 +20,10 @@ async def catalog_view(request: web.Request) -> CatalogView | None:
     access. Called before the tenant is admitted: a tenant that publishes nothing to this reader
     (or does not exist) gets exactly the refusal it had before the catalog existed."""
     reader = catalog_reader(request)
-    if reader is None:
-        return None
-    published = await services(request).published.of_tenant(tenant_of(request), member=reader.member)
+    tenant = tenant_of(request)
+    if reader is None or tenant == services(request).settings.wide_area_tenant:
+        return None  # the wide-area tenant has a view per publishing tenant (broker/api/wide_area.py)
+    published = await services(request).published.of_tenant(tenant, member=reader.member)
     if not published:
         raise reader.refusal_for(None)
     return CatalogView({entity_type: p.excluded_attributes for entity_type, p in published.items()})

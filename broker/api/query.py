@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from broker.api import wide_area
 from broker.api.http import API_BASE, json_response, read_json
 from broker.api.published import catalog_view, restricted
 from broker.api.request import RequestContext, body_context, request_context
@@ -18,6 +19,7 @@ from broker.ngsild.pagination import pagination_links
 from broker.ngsild.query import UNSUPPORTED_PARAMS, parse_query_body, parse_query_params
 from broker.ngsild.query_ast import EntityQuery
 from broker.ngsild.render import render_entity, render_geojson_feature
+from broker.ngsild.wide_area import SOURCE_TENANTS_HEADER, wide_area_render
 from broker.store.query import find_entities
 
 ENTITIES_PATH = f"{API_BASE}/entities"
@@ -35,13 +37,20 @@ async def _answer(request: web.Request, ctx: RequestContext, query: EntityQuery,
     """Run the query (one extra item tells whether a next page exists) and render the page.
 
     With a catalog view (a reader without access to the tenant) withheld attributes are dropped."""
-    probe = dataclasses.replace(query, limit=query.limit + 1) if query.limit else query
-    result = await find_entities(ctx.db, probe)
-    entities = result.entities[:query.limit]
+    headers: dict[str, str] = {}
+    if ctx.wide_area:
+        page = await wide_area.query_page(ctx, query)
+        entities, has_next, count = page.entities, page.has_next, page.count
+        headers[SOURCE_TENANTS_HEADER] = ",".join(page.tenants)
+        query = dataclasses.replace(query, render=wide_area_render(query.render))
+    else:
+        probe = dataclasses.replace(query, limit=query.limit + 1) if query.limit else query
+        result = await find_entities(ctx.db, probe)
+        entities, has_next, count = result.entities[:query.limit], len(result.entities) > query.limit, result.count
     if view is not None:
         entities = [withhold(entity, view) for entity in entities]
-    has_next = len(result.entities) > query.limit
-    headers = {"NGSILD-Results-Count": str(result.count)} if query.count and result.count is not None else {}
+    if query.count and count is not None:
+        headers["NGSILD-Results-Count"] = str(count)
     links = pagination_links(ENTITIES_PATH, dict(request.query), offset=query.offset, limit=query.limit,
                              has_next=has_next, media=media) if paginate else []
     if media == GEO_JSON:
@@ -70,7 +79,7 @@ async def query_entities(request: web.Request) -> web.Response:
     ctx = await request_context(request)
     settings = services(request).settings
     query = parse_query_params(request.query, ctx.terms, default_limit=settings.default_limit,
-                               max_limit=settings.max_limit)
+                               max_limit=settings.max_limit, types_implied=ctx.wide_area)
     if view is not None:
         query = restricted(request, query, view)
     return await _answer(request, ctx, query, media, paginate=True, view=view)
@@ -89,7 +98,7 @@ async def query_entities_by_body(request: web.Request) -> web.Response:
     if isinstance(body, dict):
         body = {key: value for key, value in body.items() if key != "@context"}
     query = parse_query_body(body, ctx.terms, request.query, default_limit=settings.default_limit,
-                             max_limit=settings.max_limit)
+                             max_limit=settings.max_limit, types_implied=ctx.wide_area)
     return await _answer(request, ctx, query, media, paginate=False)
 
 

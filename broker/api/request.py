@@ -53,9 +53,15 @@ class RequestContext:
     entities: EntityStore
     quotas: Quotas = field(default=UNLIMITED)
 
+    @property
+    def wide_area(self) -> bool:
+        """The wide-area virtual tenant (広域): reads cover every tenant's open datasets (api/wide_area.py)."""
+        return self.tenant == self.services.settings.wide_area_tenant
+
     async def register_tenant(self) -> None:
-        """Create operations make an unknown tenant exist (4.14); called right before the write."""
-        if await self.services.tenants.ensure(self.tenant):
+        """Create operations make an unknown tenant exist (4.14); called right before the write.
+        The wide-area tenant always exists and is never registered (its own database holds subscriptions)."""
+        if not self.wide_area and await self.services.tenants.ensure(self.tenant):
             # perhaps a tenant purged earlier under the same name: its new database has no indexes yet
             self.services.indexed_tenants.discard(self.tenant)
             forget_geo_indexes(self.db.name)

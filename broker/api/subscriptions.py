@@ -18,7 +18,7 @@ from broker.api.http import (
     utc_now,
 )
 from broker.api.request import RequestContext, body_context, request_context
-from broker.ngsild.errors import InvalidRequest
+from broker.ngsild.errors import InvalidRequest, OperationNotSupported
 from broker.ngsild.media import JSON, JSON_LD, negotiate, request_media_type
 from broker.ngsild.names import require_entity_id
 from broker.ngsild.pagination import pagination_links
@@ -53,6 +53,14 @@ async def _check_notification_context(ctx: RequestContext, subscription: dict[st
         await ctx.services.contexts.term_map(subscription["jsonldContext"], ctx.tenant)
 
 
+def _check_wide_area(ctx: RequestContext, subscription: dict[str, Any]) -> None:
+    """The wide-area tenant is notified of other tenants' changes; it holds no entities to report periodically."""
+    if ctx.wide_area and subscription.get("timeInterval"):
+        raise OperationNotSupported(f"Tenant '{ctx.tenant}' is the wide-area tenant: its subscriptions are notified "
+                                    "of changes (watchedAttributes, notificationTrigger), never periodically "
+                                    "(timeInterval)")
+
+
 async def _body(request: web.Request, *, create: bool) -> tuple[Any, RequestContext]:
     media = request_media_type(request.headers.get("Content-Type"), merge_patch=not create)
     body = await read_json(request)
@@ -70,6 +78,7 @@ async def create_subscription(request: web.Request) -> web.Response:
     request_context_value = ctx.context if ctx.context != ctx.services.contexts.core_url else None
     subscription = parse_subscription(body, ctx.terms, now=utc_now(), context=request_context_value)
     await _check_notification_context(ctx, subscription)
+    _check_wide_area(ctx, subscription)
     _schedule(subscription)
     await ctx.require_subscription_room()
     await ctx.register_tenant()
@@ -119,6 +128,7 @@ async def update_subscription(request: web.Request) -> web.Response:
     request_context_value = ctx.context if ctx.context != ctx.services.contexts.core_url else None
     subscription = apply_subscription_patch(previous, body, ctx.terms, now=utc_now(), context=request_context_value)
     await _check_notification_context(ctx, subscription)
+    _check_wide_area(ctx, subscription)
     if subscription.get("timeInterval") != previous.get("timeInterval"):
         _schedule(subscription)
     await store.replace(previous, subscription)

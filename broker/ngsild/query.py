@@ -55,8 +55,12 @@ _NON_NEGATIVE = re.compile(r"\d+", re.ASCII)
 
 
 def parse_query_params(query: Mapping[str, str], terms: TermMap, *, default_limit: int = 20,
-                       max_limit: int = 1000) -> EntityQuery:
-    """The EntityQuery of GET /entities; unknown parameters are InvalidRequest, bad values BadRequestData."""
+                       max_limit: int = 1000, types_implied: bool = False) -> EntityQuery:
+    """The EntityQuery of GET /entities; unknown parameters are InvalidRequest, bad values BadRequestData.
+
+    `types_implied`: the reader's readable types stand in for an absent type (the wide-area tenant,
+    whose scope is bounded by the catalog), so the query is never too wide.
+    """
     _check_parameters(query, QUERY_PARAMS)
     render = parse_render_options(query, terms)
     _check_attrs(render)
@@ -81,13 +85,15 @@ def parse_query_params(query: Mapping[str, str], terms: TermMap, *, default_limi
         local=parse_boolean(query, "local") or (type_text is not None and types is None),
         render=render,
     )
-    check_not_too_wide(result, terms)
+    if not types_implied:
+        check_not_too_wide(result, terms)
     return result
 
 
 def parse_query_body(body: Any, terms: TermMap, url_query: Mapping[str, str], *, default_limit: int = 20,
-                     max_limit: int = 1000) -> EntityQuery:
-    """The EntityQuery of POST /entityOperations/query: a Query body (5.2.23) plus paging and format in the URL."""
+                     max_limit: int = 1000, types_implied: bool = False) -> EntityQuery:
+    """The EntityQuery of POST /entityOperations/query: a Query body (5.2.23) plus paging and format in the
+    URL; `types_implied` as in parse_query_params."""
     _check_parameters(url_query, QUERY_BODY_PARAMS)
     if not isinstance(body, dict):
         raise InvalidRequest(f"The body must be a JSON object (a Query), got {_kind(body)}")
@@ -126,7 +132,8 @@ def parse_query_body(body: Any, terms: TermMap, url_query: Mapping[str, str], *,
         local=parse_boolean(url_query, "local") or every_type,
         render=render,
     )
-    check_not_too_wide(result, terms)
+    if not types_implied:
+        check_not_too_wide(result, terms)
     return result
 
 

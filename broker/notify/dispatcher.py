@@ -88,8 +88,11 @@ class Dispatcher:
 
     def __init__(self, databases: Databases, tenants: TenantRegistry, senders: Senders,
                  settings: DeliverySettings,
-                 on_delivery: Callable[[str, str], None] = lambda tenant, outcome: None) -> None:
+                 on_delivery: Callable[[str, str], None] = lambda tenant, outcome: None,
+                 unregistered_tenants: tuple[str, ...] = ()) -> None:
         self.databases = databases
+        self.unregistered_tenants = unregistered_tenants
+        """Tenants with an outbox but no registry entry: the wide-area virtual tenant."""
         self.on_delivery = on_delivery
         """Told (tenant, "sent" | "failed" | "dropped") after each attempt: the metrics hook."""
         self.tenants = tenants
@@ -115,7 +118,7 @@ class Dispatcher:
             await endpoint.stop()
         try:  # hand leases back so another replica resends at once; they expire anyway if this fails
             async with asyncio.timeout(5):
-                for tenant in await self.tenants.names():
+                for tenant in await self._tenants():
                     await Outbox(self.databases.tenant(tenant or None)).release_all(self.owner)
         except (TimeoutError, *DATABASE_UNAVAILABLE):
             log.warning("notification leases not released; they expire after the lease time")
@@ -137,7 +140,7 @@ class Dispatcher:
 
     async def _claim_round(self) -> int:
         claimed = 0
-        for tenant in await self.tenants.names():
+        for tenant in await self._tenants():
             outbox = Outbox(self.databases.tenant(tenant or None))
             while True:
                 busy = [key for key, endpoint in self._endpoints.items() if endpoint.busy]
@@ -151,6 +154,9 @@ class Dispatcher:
                     endpoint = self._endpoints[record["endpoint"]] = _Endpoint(record["endpoint"], self)
                 endpoint.queue.put_nowait((tenant, record))
         return claimed
+
+    async def _tenants(self) -> list[str]:
+        return [*await self.tenants.names(), *self.unregistered_tenants]
 
     async def deliver(self, tenant: str, record: dict[str, Any]) -> None:
         db = self.databases.tenant(tenant or None)

@@ -1,5 +1,9 @@
 """From entity events to outbox records: match a tenant's subscriptions, build the notifications
-(5.8.6), honour throttling, and persist them before the write is acknowledged."""
+(5.8.6), honour throttling, and persist them before the write is acknowledged.
+
+An event of an entity whose type its tenant publishes openly also goes to the wide-area tenant's
+subscriptions (broker/ngsild/wide_area.py: withheld attributes dropped, source tenant added); that
+costs one cached lookup per write while the wide-area tenant has no subscription."""
 
 from __future__ import annotations
 
@@ -16,11 +20,13 @@ from broker.ngsild.match import matches_query
 from broker.ngsild.media import JSON_LD
 from broker.ngsild.notification import EntityEvent, fired_triggers, notification_item, notification_payload
 from broker.ngsild.subscription import CompiledSubscription, compile_subscription
+from broker.ngsild.wide_area import SOURCE_TENANTS_HEADER, views_by_tenant, wide_area_event, wide_area_render
 from broker.notify.dispatcher import Dispatcher
 from broker.store.client import Databases
 from broker.store.contexts import ContextResolver
 from broker.store.outbox import Outbox
 from broker.store.subscriptions import SubscriptionStore
+from tenants.published import PublishedTypes
 
 
 @dataclass(frozen=True)
@@ -103,8 +109,9 @@ def _aware(value: datetime) -> datetime:
 
 
 def outbox_record(subscription: ActiveSubscription, payload: dict[str, Any], tenant: str,
-                  now: datetime, default_timeout_s: float) -> dict[str, Any]:
-    """What the dispatcher needs to deliver one notification, headers and body final (5.8.6)."""
+                  now: datetime, default_timeout_s: float, source_tenant: str | None = None) -> dict[str, Any]:
+    """What the dispatcher needs to deliver one notification, headers and body final (5.8.6);
+    `source_tenant`: the tenant whose entities a wide-area subscription is notified of."""
     endpoint = subscription.stored["notification"]["endpoint"]
     accept = endpoint.get("accept", "application/json")
     headers: dict[str, str] = {"Content-Type": accept}
@@ -116,6 +123,8 @@ def outbox_record(subscription: ActiveSubscription, payload: dict[str, Any], ten
                            'type="application/ld+json"')
     if tenant:
         headers["NGSILD-Tenant"] = tenant
+    if source_tenant is not None:
+        headers[SOURCE_TENANTS_HEADER] = source_tenant
     for pair in endpoint.get("receiverInfo") or ():
         headers[pair["key"]] = pair["value"]
     timeout = endpoint.get("timeout")
@@ -133,18 +142,36 @@ class Notifier:
     """The one place every write path reports its entity events to."""
 
     def __init__(self, databases: Databases, cache: SubscriptionCache, dispatcher: Dispatcher,
-                 default_timeout_s: float) -> None:
+                 default_timeout_s: float, published: PublishedTypes | None = None,
+                 wide_area: str | None = None) -> None:
         self.databases = databases
         self.cache = cache
         self.dispatcher = dispatcher
         self.default_timeout_s = default_timeout_s
+        self.published = published
+        self.wide_area = wide_area
+        """The wide-area virtual tenant, whose subscriptions see every tenant's open datasets."""
 
     async def entities_changed(self, tenant: str, events: list[EntityEvent]) -> None:
         """Persist the notifications these events cause (before the client hears of success)."""
         if not events:
             return
-        subscriptions = await self.cache.get(tenant)
-        if not subscriptions.by_type:
+        await self._notify(tenant, await self.cache.get(tenant), events)
+        if self.wide_area is not None and self.published is not None and tenant not in ("", self.wide_area):
+            subscriptions = await self.cache.get(self.wide_area)
+            if not subscriptions.by_type:
+                return
+            view = views_by_tenant((p.tenant, p.entity_type, p.excluded_attributes)
+                                   for p in await self.published.open_types() if p.tenant == tenant).get(tenant)
+            if view is None:
+                return
+            seen = [e for event in events if (e := wide_area_event(event, view, tenant)) is not None]
+            await self._notify(self.wide_area, subscriptions, seen, source_tenant=tenant)
+
+    async def _notify(self, tenant: str, subscriptions: TenantSubscriptions, events: list[EntityEvent],
+                      source_tenant: str | None = None) -> None:
+        """Match `tenant`'s subscriptions and put what fires in its outbox."""
+        if not subscriptions.by_type or not events:
             return
         now = datetime.now(UTC)
         data: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -156,7 +183,8 @@ class Notifier:
                     continue
                 if not fired_triggers(event, compiled.watched) & compiled.triggers:
                     continue
-                data[compiled.id].append(notification_item(event, subscription.terms, compiled.render,
+                render = compiled.render if source_tenant is None else wide_area_render(compiled.render)
+                data[compiled.id].append(notification_item(event, subscription.terms, render,
                                                            show_changes=compiled.show_changes, now=now))
                 chosen[compiled.id] = subscription
         if not data:
@@ -170,6 +198,6 @@ class Notifier:
                     subscription_id, throttling_s=throttling, now=now):
                 continue
             payload = notification_payload(subscription_id, items, now)
-            records.append(outbox_record(subscription, payload, tenant, now, self.default_timeout_s))
+            records.append(outbox_record(subscription, payload, tenant, now, self.default_timeout_s, source_tenant))
         await Outbox(db).add(records)
         self.dispatcher.wake()

@@ -15,6 +15,9 @@ cursor streamed in batches.
   (`type` and an attribute, or two attributes): such orders run as an aggregation that first
   reduces each key to that smallest / largest value (an array-valued `value` then counts as one
   element, compared as an array).
+- With `order_values`, each entity comes with what the database sorted it on (its `near`
+  distance, or each orderBy key reduced as above, always through the aggregation), so pages of
+  several databases can be merged in the same order (the wide-area tenant).
 - The count is count_documents on the same filter; for near it is a `$geoNear` pipeline (see
   broker/store/geo.py). For equals, contains and overlaps (and `within` a non-area), whose exact
   test runs in Python, skip/limit and the count are applied while streaming the candidates.
@@ -67,6 +70,8 @@ class QueryResult:
 
     entities: list[Entity]
     count: int | None = None
+    order_values: list[tuple[tuple[Any, bool], ...]] | None = None
+    """With find_entities(order_values=True): per entity, (value, descending) of each sort key."""
 
 
 def to_mongo_filter(query: EntityQuery) -> Filter:
@@ -140,32 +145,73 @@ def scope_regex(pattern: str) -> str:
 # --- running a query ----------------------------------------------------------------------------
 
 
-async def find_entities(db: AsyncDatabase, query: EntityQuery) -> QueryResult:
-    """One page of the entities matching a query, and their count when query.count is set."""
+async def find_entities(db: AsyncDatabase, query: EntityQuery, *, order_values: bool = False) -> QueryResult:
+    """One page of the entities matching a query, and their count when query.count is set; with
+    `order_values`, also what each entity was sorted on (see the module docstring)."""
     if query.geo is None:
-        return await _run(db[ENTITIES], query)
+        return await _run(db[ENTITIES], query, order_values)
     await ensure_geo_index(db, query.geo.geoproperty)
     try:
-        return await _run(db[ENTITIES], query)
+        return await _run(db[ENTITIES], query, order_values)
     except OperationFailure:
         if query.geo.georel != "near":
             raise
     # near found no 2dsphere index (the database was dropped and made again): create it, once more
     forget_geo_index(db, query.geo.geoproperty)
     await ensure_geo_index(db, query.geo.geoproperty)
-    return await _run(db[ENTITIES], query)
+    return await _run(db[ENTITIES], query, order_values)
 
 
-async def _run(collection: AsyncCollection, query: EntityQuery) -> QueryResult:
+class _Page:
+    """Entities read from a cursor, with what each was sorted on when asked for."""
+
+    def __init__(self, query: EntityQuery, order_values: bool) -> None:
+        self.entities: list[Entity] = []
+        self.targets = _value_targets(query) if order_values else None
+        self.values: list[tuple[tuple[Any, bool], ...]] = []
+
+    def add(self, doc: dict[str, Any]) -> None:
+        if self.targets is not None:
+            self.values.append(tuple((_field_value(doc, field), descending) for field, descending in self.targets))
+        for name in [name for name in doc if name.startswith(_COMPUTED)]:
+            del doc[name]
+        self.entities.append(from_document(doc))
+
+    def result(self, count: int | None) -> QueryResult:
+        return QueryResult(self.entities, count, self.values if self.targets is not None else None)
+
+
+_COMPUTED = "_order"
+_DISTANCE = "_distance"
+
+
+def _value_targets(query: EntityQuery) -> list[tuple[str, bool]]:
+    """(document field, descending) of each value an entity is sorted on, in order."""
+    if query.geo is not None and query.geo.georel == "near":
+        return [(_DISTANCE, False)]
+    targets = []
+    for index, key in enumerate(query.order_by):
+        for position, (field, _) in enumerate(_order_targets(key)):
+            plain = field in ("_id", "createdAt", "modifiedAt")
+            targets.append((field if plain else f"{_COMPUTED}{index}_{position}", key.descending))
+    return targets
+
+
+def _field_value(doc: dict[str, Any], field: str) -> Any:
+    return doc.pop(field, None) if field.startswith("_") and field != "_id" else doc.get(field)
+
+
+async def _run(collection: AsyncCollection, query: EntityQuery, order_values: bool = False) -> QueryResult:
     mongo_filter = to_mongo_filter(query)
     keep = post_filter(query.geo)
     projection = _projection(query, keep is not None)
+    page = _Page(query, order_values)
     if keep is not None:
-        return await _run_filtered_in_python(collection, query, mongo_filter, projection, keep)
-    entities: list[Entity] = []
+        return await _run_filtered_in_python(collection, query, mongo_filter, projection, keep, page)
     if query.limit > 0:
-        async for doc in await _documents(collection, query, mongo_filter, projection, paginate=True):
-            entities.append(from_document(doc))
+        async for doc in await _documents(collection, query, mongo_filter, projection, paginate=True,
+                                          order_values=order_values):
+            page.add(doc)
     count = None
     if query.count:
         if query.geo is not None and query.geo.georel == "near":
@@ -173,31 +219,31 @@ async def _run(collection: AsyncCollection, query: EntityQuery) -> QueryResult:
             count = rows[0]["n"] if rows else 0
         else:
             count = await collection.count_documents(mongo_filter)
-    return QueryResult(entities, count)
+    return page.result(count)
 
 
 async def _run_filtered_in_python(collection: AsyncCollection, query: EntityQuery, mongo_filter: Filter,
-                                  projection: dict[str, int] | None, keep: Any) -> QueryResult:
+                                  projection: dict[str, int] | None, keep: Any, page: _Page) -> QueryResult:
     """Georels decided by shapely: the database streams the $geoIntersects candidates in order."""
-    entities: list[Entity] = []
     matched = 0
-    cursor = await _documents(collection, query, mongo_filter, projection, paginate=False)
+    cursor = await _documents(collection, query, mongo_filter, projection, paginate=False,
+                              order_values=page.targets is not None)
     try:
         async for doc in cursor:
             if not keep(doc):
                 continue
             matched += 1
-            if matched > query.offset and len(entities) < query.limit:
-                entities.append(from_document(doc))
-            elif len(entities) >= query.limit and not query.count:
+            if matched > query.offset and len(page.entities) < query.limit:
+                page.add(doc)
+            elif len(page.entities) >= query.limit and not query.count:
                 break
     finally:
         await cursor.close()
-    return QueryResult(entities, matched if query.count else None)
+    return page.result(matched if query.count else None)
 
 
 async def _documents(collection: AsyncCollection, query: EntityQuery, mongo_filter: Filter,
-                     projection: dict[str, int] | None, *, paginate: bool) -> Any:
+                     projection: dict[str, int] | None, *, paginate: bool, order_values: bool = False) -> Any:
     """A cursor over the matching documents in page order, one page of them when `paginate`."""
     skip, limit = (query.offset, query.limit) if paginate else (0, 0)
     batch_size = min(limit, _MAX_BATCH) if limit else _MAX_BATCH
@@ -207,9 +253,12 @@ async def _documents(collection: AsyncCollection, query: EntityQuery, mongo_filt
             near.append({"$skip": skip})
         if limit:
             near.append({"$limit": limit})
-        near.append({"$project": projection or {"_distance": 0}})
+        if not order_values:
+            near.append({"$project": projection or {_DISTANCE: 0}})
+        elif projection:
+            near.append({"$project": {**projection, _DISTANCE: 1}})
         return await collection.aggregate(near, batchSize=batch_size)
-    if not _sorts_on_two_arrays(query):
+    if not _sorts_on_two_arrays(query) and not (order_values and query.order_by):
         return collection.find(mongo_filter, projection, sort=sort_keys(query), skip=skip, limit=limit,
                                batch_size=batch_size)
     # MongoDB refuses a sort on two different arrays ("cannot sort with keys that are parallel
@@ -224,19 +273,23 @@ async def _documents(collection: AsyncCollection, query: EntityQuery, mongo_filt
             if field in ("_id", "createdAt", "modifiedAt"):
                 order.setdefault(field, direction)
                 continue
-            name = f"_order{index}_{position}"
+            name = f"{_COMPUTED}{index}_{position}"
             # $map rather than the path "$attrs.<name>.value": SecantusDB resolves a path through
             # an array of documents to nothing (MongoDB to the array of their values)
             values = {"$map": {"input": f"${field}", "in": f"$$this.{member}"}} if member else f"${field}"
             computed[name] = {"$max" if key.descending else "$min": values}
             order[name] = direction
     order.setdefault("_id", ASCENDING)
-    pipeline: list[dict[str, Any]] = [{"$match": mongo_filter}, {"$addFields": computed}, {"$sort": order}]
+    pipeline: list[dict[str, Any]] = [{"$match": mongo_filter}, *([{"$addFields": computed}] if computed else []),
+                                      {"$sort": order}]
     if skip:
         pipeline.append({"$skip": skip})
     if limit:
         pipeline.append({"$limit": limit})
-    pipeline.append({"$project": projection or dict.fromkeys(computed, 0)})
+    if not order_values:
+        pipeline.append({"$project": projection or dict.fromkeys(computed, 0)})
+    elif projection:
+        pipeline.append({"$project": {**projection, **dict.fromkeys(computed, 1)}})
     return await collection.aggregate(pipeline, batchSize=batch_size)
 
 

@@ -1,0 +1,76 @@
+"""The wide-area virtual tenant (広域): read-only, its queries and discovery fan out to every open dataset.
+
+The tenant named KYODO_WIDE_AREA_TENANT (default `open`) always exists and is never provisioned.
+Its own database holds only its subscriptions; GET /entities, POST /entityOperations/query, /types
+and /attributes read every active tenant's openly published types through their CatalogViews
+(broker/ngsild/catalog_view.py), concurrently, and merge (broker/ngsild/wide_area.py). Every other
+write is 403 ReadOnlyTenant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from broker.api.http import API_BASE
+from broker.api.request import RequestContext, tenant_of
+from broker.api.state import Services, services
+from broker.ngsild.catalog_view import CatalogView
+from broker.ngsild.query_ast import EntityQuery
+from broker.ngsild.wide_area import MergedPage, TenantPage, merge_discovery, merge_pages, tenant_query, views_by_tenant
+from broker.store.query import find_entities
+from tenants.errors import ReadOnlyTenant
+from tenants.registry import ACTIVE
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: writes that are still allowed on the wide-area tenant: a query by body, and its own subscriptions
+_ALLOWED_WRITES = re.compile(rf"^{API_BASE}/(entityOperations/query|subscriptions(/.*)?)$")
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@web.middleware
+async def read_only_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """403 ReadOnlyTenant for every NGSI-LD write to the wide-area tenant (before any body is read)."""
+    if (request.method not in _READS and request.path.startswith(API_BASE + "/")
+            and not _ALLOWED_WRITES.match(request.path)
+            and tenant_of(request) == services(request).settings.wide_area_tenant):
+        raise ReadOnlyTenant(f"Tenant '{tenant_of(request)}' is the read-only wide-area tenant: it shows every "
+                             f"tenant's open datasets and accepts no {request.method} on {request.path}; "
+                             "write to the publishing tenant instead")
+    return await handler(request)
+
+
+async def open_views(svc: Services) -> dict[str, CatalogView]:
+    """Each active tenant publishing open datasets → what the wide-area tenant sees of it."""
+    views = views_by_tenant((p.tenant, p.entity_type, p.excluded_attributes)
+                            for p in await svc.published.open_types()
+                            if p.tenant and p.tenant != svc.settings.wide_area_tenant)
+    records = await asyncio.gather(*(svc.tenants.lookup(tenant) for tenant in views))
+    return {tenant: view for (tenant, view), record in zip(views.items(), records, strict=True)
+            if record is not None and record.status == ACTIVE}
+
+
+async def query_page(ctx: RequestContext, query: EntityQuery) -> MergedPage:
+    """One page of a Query Entities over every open dataset: each tenant concurrently, then merged."""
+    svc = ctx.services
+    parts = [(tenant, view, part) for tenant, view in (await open_views(svc)).items()
+             if (part := tenant_query(query, view)) is not None]
+    results = await asyncio.gather(*(find_entities(svc.databases.tenant(tenant), part, order_values=True)
+                                     for tenant, _, part in parts))
+    pages = [TenantPage(tenant, view, result.entities, result.order_values or [], result.count)
+             for (tenant, view, _), result in zip(parts, results, strict=True)]
+    return merge_pages(pages, offset=query.offset, limit=query.limit, count=query.count)
+
+
+async def discover(request: web.Request, read: Callable[..., Awaitable[Any]], *args: Any, single: bool = False) -> Any:
+    """A broker/store/discovery.py reader run on every open-publishing tenant within its view, merged."""
+    svc = services(request)
+    views = await open_views(svc)
+    results = await asyncio.gather(*(read(svc.databases.tenant(tenant), *args, view=view.types)
+                                     for tenant, view in views.items()))
+    return merge_discovery(results, single=single)
