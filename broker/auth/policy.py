@@ -92,6 +92,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", f"{NGSI_LD}/jsonldContexts"): _CONTEXTS,
     ("GET", f"{NGSI_LD}/jsonldContexts/{{contextId}}"): _READ,
     ("DELETE", f"{NGSI_LD}/jsonldContexts/{{contextId}}"): _CONTEXTS,
+    # A tenant's own usage meters (README "Usage meters and cost allocation")
+    ("GET", "/tenant/v1/usage"): _READ,
 }
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
