@@ -24,7 +24,7 @@ from broker.store.contexts import CONTEXTS, ContextResolver, ContextSettings
 from broker.store.entities import EntityStore
 from broker.store.outbox import Outbox
 from broker.store.subscriptions import SubscriptionStore
-from tenants import admin, usage_api
+from tenants import admin, cost_api, usage_api
 from tenants.admission import TenantAdmission
 from tenants.meters import DayClock
 from tenants.published import DATASETS, PublishedTypes
@@ -103,6 +103,7 @@ def create_app(settings: Settings, mongo_url: str, *,
     subscriptions.add_routes(app)
     admin.add_routes(app)
     usage_api.add_routes(app)
+    cost_api.add_routes(app)
     app.router.add_get("/metrics", serve_metrics, allow_head=False)
     app[REFRESH] = _refresh_metrics
     app.on_startup.append(_start)
