@@ -13,7 +13,6 @@ documents. A failed flush puts its counts back for the next one; nothing here ev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, date, datetime
@@ -61,6 +60,7 @@ class UsageMeter:
         self._next_sample = 0.0  # monotonic; 0: sample at the first flush
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._indexed = False
 
     # --- counting (hot path) -----------------------------------------------------------------
@@ -87,11 +87,11 @@ class UsageMeter:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        """Stop the background flushes and write what is pending (graceful shutdown: no count lost)."""
+        """Stop the background flushes and write what is pending (graceful shutdown: no count lost).
+        A flush under way is let finish, never cancelled: its counts would be neither written nor kept."""
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
             self._task = None
         if not await self.flush():
             log.error("usage counts could not be written at shutdown; they are lost",
@@ -99,8 +99,15 @@ class UsageMeter:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self.flush_interval_s)
-            await self.flush()
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self.flush_interval_s)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("usage flush failed unexpectedly; the next one retries")
 
     async def flush(self) -> bool:
         """Sample the gauges when due, then write every pending count in one bulk write; True when
