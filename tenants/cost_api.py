@@ -152,11 +152,13 @@ def allocation_csv(allocation: dict[str, Any]) -> str:
 
 async def _members(request: web.Request, names: list[str] | None) -> dict[str, TenantRecord]:
     """The tenants to bill by name: the ones listed (registered, whatever their status), or by default
-    every active tenant provisioned through the admin API."""
+    every active member: provisioned through the admin API, or created implicitly and then given a
+    displayName there."""
     registry = services(request).tenants
     if names is None:
         records, _ = await registry.page(limit=MAX_TENANTS, offset=0, status=ACTIVE)
-        chosen = {record.name: record for record in records if record.created_by == CREATED_BY_ADMIN}
+        chosen = {record.name: record for record in records
+                  if record.created_by == CREATED_BY_ADMIN or record.display_name is not None}
         if not chosen:
             raise BadRequestData("No tenants to allocate the cost to: no active tenant is provisioned; "
                                  "provision tenants or list them in 'tenants'")

@@ -89,11 +89,13 @@ async def test_usage_split_charges_the_priced_meters_and_a_tenant_without_usage_
 async def test_the_default_tenants_are_the_active_provisioned_ones(client):
     await provision_kinki(client)
     await patch(client, "kyoto", {"status": "suspended"})
-    response = await client.post(f"{API}/entities", json={"id": "urn:ngsi-ld:Shelter:1", "type": "Shelter"},
-                                 headers={"NGSILD-Tenant": "shiga"})  # created implicitly: not a member
-    assert response.status == 201
+    for implicit in ("shiga", "nara"):  # created implicitly: not members until completed by the admin API
+        response = await client.post(f"{API}/entities", json={"id": "urn:ngsi-ld:Shelter:1", "type": "Shelter"},
+                                     headers={"NGSILD-Tenant": implicit})
+        assert response.status == 201
+    await patch(client, "nara", {"displayName": "奈良県", "population": 1_300_000})
     body = await create(client, {"period": NOVEMBER, "method": "equal", "total": 10})
-    assert amounts(body) == {"hyogo": 5, "osaka": 5}
+    assert amounts(body) == {"hyogo": 4, "nara": 3, "osaka": 3}
     listed = await create(client, {"period": NOVEMBER, "method": "equal", "total": 10,
                                    "tenants": ["KYOTO", "shiga", "osaka"]})
     assert amounts(listed) == {"kyoto": 4, "osaka": 3, "shiga": 3}
