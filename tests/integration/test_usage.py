@@ -256,3 +256,24 @@ async def test_closing_the_application_flushes_what_is_pending(make_client, mong
         await raw.close()
     assert doc is not None
     assert (doc["counters"]["writeRequests"], doc["counters"]["readRequests"]) == (1, 1)
+
+
+async def test_a_partly_failed_flush_retries_only_the_failed_documents(client, mongo_url, settings):
+    await provision(client)
+    raw: AsyncMongoClient = AsyncMongoClient(mongo_url)
+    usage = raw[f"{settings.db_prefix}-catalog"][USAGE]
+    meter: UsageMeter = client.server.app[SERVICES].usage
+    try:
+        await meter.flush()  # the provisioning and the first gauges
+        await usage.replace_one({"_id": f"osaka/{today()}"}, {"tenant": "osaka", "day": today(), "counters": "broken"},
+                                upsert=True)
+        await send(client, "GET", f"{API}/entities/urn:ngsi-ld:Sensor:1", None, IN_OSAKA, 404)
+        await send(client, "GET", f"{API}/entities/urn:ngsi-ld:Sensor:1", None, None, 404)
+        assert await meter.flush() is False  # osaka's $inc fails, the default tenant's is written
+        assert set(meter.counts.counts) == {("osaka", today())}
+        await usage.delete_one({"_id": f"osaka/{today()}"})
+        assert await meter.flush() is True
+    finally:
+        await raw.close()
+    assert (await total_of(client, "osaka"))["readRequests"] == 1
+    assert (await total_of(client, "default"))["readRequests"] == 1
