@@ -8,6 +8,7 @@ from aiohttp import web
 
 from broker.api import batch, catalog, contexts, discovery, entities, purge, query, subscriptions, system
 from broker.api.http import MAX_BODY_KEY
+from broker.api.metering import usage_middleware
 from broker.api.middleware import problem_middleware
 from broker.api.request import TENANT_KEY
 from broker.api.state import SERVICES, Services
@@ -21,12 +22,16 @@ from broker.notify.periodic import PeriodicNotifier
 from broker.notify.senders import Senders
 from broker.store.client import Databases
 from broker.store.contexts import CONTEXTS, ContextResolver, ContextSettings
+from broker.store.entities import EntityStore
 from broker.store.outbox import Outbox
-from tenants import admin, ckan
+from broker.store.subscriptions import SubscriptionStore
+from tenants import admin, ckan, cost_api, usage_api
 from tenants.admission import TenantAdmission
+from tenants.meters import DayClock
 from tenants.published import DATASETS, PublishedTypes
 from tenants.quotas import RateLimiter
 from tenants.registry import TENANTS, TenantRegistry
+from tenants.usage import USAGE, UsageMeter
 
 
 def create_app(settings: Settings, mongo_url: str, *,
@@ -36,7 +41,7 @@ def create_app(settings: Settings, mongo_url: str, *,
     holder: dict[str, TenantRegistry] = {}
     app = web.Application(
         middlewares=[metrics_middleware(lambda name: holder["tenants"].is_known(name), tenant_label),
-                     problem_middleware, auth_middleware, read_only_middleware],
+                     usage_middleware, problem_middleware, auth_middleware, read_only_middleware],
         client_max_size=settings.max_body_bytes + 1)
     app[MAX_BODY_KEY] = settings.max_body_bytes
     app[METRICS] = metrics
@@ -52,6 +57,16 @@ def create_app(settings: Settings, mongo_url: str, *,
         unavailable_status=settings.ld_context_unavailable_status,
     ))
     cache = SubscriptionCache(databases, resolver, settings.subscription_cache_ttl_s)
+    usage = UsageMeter(databases.catalog[USAGE], DayClock(settings.usage_timezone),
+                       flush_interval_s=settings.usage_flush_interval_s,
+                       sample_interval_s=settings.usage_sample_interval_s,
+                       sample=lambda tenant: _sample_usage(databases, tenant), tenants=tenants.stored_names)
+
+    def delivered(tenant: str, outcome: str) -> None:
+        metrics.notifications.labels(tenant or "default", outcome).inc()
+        if outcome == "sent":
+            usage.count_notification(tenant)
+
     dispatcher = Dispatcher(databases, tenants, Senders(settings.notification_target_policy), DeliverySettings(
         poll_interval_s=settings.notify_poll_interval_s,
         lease_s=settings.notify_lease_s,
@@ -60,8 +75,7 @@ def create_app(settings: Settings, mongo_url: str, *,
         backoff_max_s=settings.notify_backoff_max_s,
         endpoint_concurrency=settings.notify_endpoint_concurrency,
         endpoint_queue=settings.notify_endpoint_queue,
-    ), on_delivery=lambda tenant, outcome: metrics.notifications.labels(tenant or "default", outcome).inc(),
-        unregistered_tenants=(settings.wide_area_tenant,))
+    ), on_delivery=delivered, unregistered_tenants=(settings.wide_area_tenant,))
     published = PublishedTypes(databases.catalog[DATASETS], settings.tenant_cache_ttl_s)
     periodic = PeriodicNotifier(databases, tenants, cache, dispatcher,
                                 poll_interval_s=settings.notify_poll_interval_s,
@@ -79,6 +93,7 @@ def create_app(settings: Settings, mongo_url: str, *,
         admission=TenantAdmission(tenants, RateLimiter(settings.rate_limit_window_s, settings.rate_limit_replicas),
                                   autocreate=settings.autocreate_tenants, wide_area=settings.wide_area_tenant),
         published=published,
+        usage=usage,
         database_alive=database_alive,
     )
     system.add_routes(app)
@@ -92,6 +107,8 @@ def create_app(settings: Settings, mongo_url: str, *,
     admin.add_routes(app)
     catalog.add_routes(app)
     ckan.add_routes(app)
+    usage_api.add_routes(app)
+    cost_api.add_routes(app)
     app.router.add_get("/metrics", serve_metrics, allow_head=False)
     app[REFRESH] = _refresh_metrics
     app.on_startup.append(_start)
@@ -111,15 +128,25 @@ async def _refresh_metrics(app: web.Application) -> None:
         app[METRICS].outbox_depth.labels(tenant or "default").set(depth)
 
 
+async def _sample_usage(databases: Databases, tenant: str) -> dict[str, int]:
+    """A tenant's usage gauges, counted by its database."""
+    db = databases.tenant(tenant or None)
+    stats = await db.command("dbStats")
+    return {"entitiesStored": await EntityStore(db).count(), "subscriptions": await SubscriptionStore(db).count(),
+            "storageBytes": int(stats.get("dataSize", 0)) + int(stats.get("indexSize", 0))}
+
+
 async def _start(app: web.Application) -> None:
     app[SERVICES].dispatcher.start()
     app[SERVICES].periodic.start()
+    app[SERVICES].usage.start()
 
 
 async def _close(app: web.Application) -> None:
     svc = app[SERVICES]
     await svc.periodic.stop()
     await svc.dispatcher.stop()
+    await svc.usage.stop()  # after the dispatcher: its last deliveries are counted too
     await svc.dispatcher.senders.close()
     await svc.contexts.close()
     await svc.databases.close()

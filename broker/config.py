@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +60,22 @@ class Settings(BaseSettings):
         if self.tenant_autocreate is not None:
             return self.tenant_autocreate
         return getattr(self, "auth", "none") != "jwt"
+
+    usage_flush_interval_s: float = Field(10.0, gt=0)
+    """Each process writes its usage counts to the shared catalog this often (and at shutdown)."""
+    usage_sample_interval_s: float = Field(300.0, ge=0)
+    """Entities stored, subscriptions and storage size are sampled per tenant at most this often."""
+    usage_timezone: str = "Asia/Tokyo"
+    """The timezone whose calendar days the usage meters count in."""
+
+    @field_validator("usage_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ValueError(f"unknown timezone {value!r}; use an IANA name such as Asia/Tokyo") from None
+        return value
 
     subscription_cache_ttl_s: float = Field(2.0, ge=0)
     """A subscription created or changed on another replica is used here within this delay."""

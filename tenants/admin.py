@@ -21,7 +21,7 @@ from broker.ngsild.names import format_datetime
 from broker.store.entities import EntityStore
 from broker.store.geo import forget_geo_indexes
 from broker.store.subscriptions import SubscriptionStore
-from tenants.audit import AUDIT, CREATE, DELETE, PURGE, UPDATE, AuditEntry, AuditLog, actor_of, request_id
+from tenants.audit import ACTIONS, AUDIT, CREATE, DELETE, PURGE, UPDATE, AuditEntry, AuditLog, actor_of, request_id
 from tenants.names import InvalidTenantName, normalize_tenant
 from tenants.quotas import Quotas
 from tenants.registry import (
@@ -269,8 +269,8 @@ async def list_audit(request: web.Request) -> web.Response:
     check_params(request, ("limit", "offset", "tenant", "action"))
     limit, offset = _page(request)
     action = request.query.get("action")
-    if action is not None and action not in (CREATE, UPDATE, DELETE, PURGE):
-        raise BadRequestData(f"URL parameter 'action' must be one of create, update, delete, purge, got {action!r}")
+    if action is not None and action not in ACTIONS:
+        raise BadRequestData(f"URL parameter 'action' must be one of {', '.join(ACTIONS)}, got {action!r}")
     tenant = request.query.get("tenant")
     if tenant is not None:
         tenant = _normalized(tenant)

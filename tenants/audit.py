@@ -4,7 +4,7 @@ and the tenant as it was before and after.
 An entry (collection `audit` of the shared catalog):
 
     {"_id": ObjectId, "at": ISODate, "actor": "alice@pref.osaka.example" | "anonymous",
-     "action": "create" | "update" | "delete" | "purge", "tenant": "osaka",
+     "action": "create" | "update" | "delete" | "purge" | "allocate", "tenant": "osaka",
      "before": {<tenant as the admin API shows it>} | null, "after": {…} | null,
      "requestId": "<X-Request-Id of the admin request>"}
 """
@@ -24,7 +24,9 @@ from broker.auth.principal import principal_of
 
 AUDIT = "audit"
 CREATE, UPDATE, DELETE, PURGE = "create", "update", "delete", "purge"
-ACTIONS = (CREATE, UPDATE, DELETE, PURGE)
+ALLOCATE = "allocate"
+"""A cost allocation was made (tenant "": it concerns several; `after` sums it up)."""
+ACTIONS = (CREATE, UPDATE, DELETE, PURGE, ALLOCATE)
 ANONYMOUS = "anonymous"
 
 

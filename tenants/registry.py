@@ -130,6 +130,11 @@ class TenantRegistry:
         cursor = self.collection.find({"status": {"$nin": [SUSPENDED, INACTIVE]}}, {"_id": 1}).sort("_id", ASCENDING)
         return [DEFAULT_TENANT] + [doc["_id"] async for doc in cursor]
 
+    async def stored_names(self) -> list[str]:
+        """The tenants that hold data: the default tenant first, then every registered one not inactive."""
+        cursor = self.collection.find({"status": {"$ne": INACTIVE}}, {"_id": 1}).sort("_id", ASCENDING)
+        return [DEFAULT_TENANT] + [doc["_id"] async for doc in cursor]
+
     async def get(self, name: str) -> TenantRecord | None:
         """The record as the database has it now (the admin API never answers from a cache)."""
         doc = await self.collection.find_one({"_id": name})

@@ -38,4 +38,5 @@ async def entities_changed(ctx: RequestContext, events: Sequence[EntityEvent]) -
     handler acknowledges the write, so an acknowledged write is never left without them."""
     if not events:
         return
+    ctx.services.usage.count_entity_changes(ctx.tenant, (event.kind for event in events))
     await ctx.services.notifier.entities_changed(ctx.tenant, list(events))

@@ -16,6 +16,7 @@ from broker.store.contexts import ContextResolver
 from tenants.admission import TenantAdmission
 from tenants.published import PublishedTypes
 from tenants.registry import TenantRegistry
+from tenants.usage import UsageMeter
 
 
 @dataclass
@@ -32,6 +33,8 @@ class Services:
     """Tenant status, implicit creation and request rate, checked where the tenant is resolved."""
     published: PublishedTypes
     """The entity types tenants publish in the shared catalog (anonymous, member and wide-area reads)."""
+    usage: UsageMeter
+    """This process's usage meters per tenant per day, flushed to the shared catalog in batches."""
     database_alive: Callable[[], bool] = lambda: True
     """False when the embedded database child has died (readiness)."""
     indexed_tenants: set[str] = field(default_factory=set)

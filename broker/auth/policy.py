@@ -94,6 +94,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("DELETE", f"{NGSI_LD}/jsonldContexts/{{contextId}}"): _CONTEXTS,
     # CKAN clients (ckanapi) call the read-only actions by POST as well as GET
     ("POST", "/catalog/api/3/action/{action}"): PUBLIC,
+    # A tenant's own usage meters (README "Usage meters and cost allocation")
+    ("GET", "/tenant/v1/usage"): _READ,
 }
 
 CATALOG_READS = frozenset({("GET", f"{NGSI_LD}/entities"), ("GET", _ENTITY)})

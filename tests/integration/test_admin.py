@@ -436,7 +436,7 @@ async def test_refused_admin_requests_are_not_audited(client):
 
 @pytest.mark.parametrize(("params", "type_", "detail"), [
     ({"action": "suspend"}, "BadRequestData",
-     "URL parameter 'action' must be one of create, update, delete, purge, got 'suspend'"),
+     "URL parameter 'action' must be one of create, update, delete, purge, allocate, got 'suspend'"),
     ({"tenant": "a/b"}, "BadRequestData",
      "Tenant name 'a/b' is invalid: use 1 to 48 characters among a-z, 0-9, '_' and '-'"),
     ({"actor": "x"}, "InvalidRequest", "Unknown URL parameter 'actor'; allowed: action, limit, offset, tenant"),

@@ -90,3 +90,21 @@ async def test_an_unpublished_dataset_leaves_the_wide_area_at_once(platform):
     assert response.status == 204, await response.text()
     page = await (await platform.get(f"{API}/entities", params={**NEAR, "limit": "100"}, headers=OPEN)).json()
     assert {entity[SOURCE]["value"] for entity in page} == {"osaka", "hyogo"}
+
+
+async def reads(client: Any) -> dict[str, int]:
+    response = await client.get("/admin/v1/usage", headers=ADMIN)
+    assert response.status == 200, await response.text()
+    return {row["tenant"]: row["total"]["readRequests"] for row in (await response.json())["tenants"]}
+
+
+async def test_published_reads_count_for_the_publisher_and_wide_area_reads_for_the_platform(platform):
+    before = await reads(platform)
+    kyoto = {"NGSILD-Tenant": "kyoto"}
+    assert (await platform.get(f"{API}/entities", params={"type": "TouristSpot"}, headers=kyoto)).status == 200
+    assert (await platform.get(f"{API}/entities", params={"type": "Secret"}, headers=kyoto)).status == 401
+    assert (await platform.get(f"{API}/entities", params={"type": "TouristSpot"}, headers=OPEN)).status == 200
+    after = await reads(platform)
+    assert after["kyoto"] - before["kyoto"] == 1  # the refused read of an unpublished type is not counted
+    assert after["default"] - before["default"] == 1
+    assert after["osaka"] == before["osaka"] and after["hyogo"] == before["hyogo"]

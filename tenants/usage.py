@@ -1,0 +1,194 @@
+"""The usage meter of one broker process: counts in memory, flushes them to the shared catalog in batches.
+
+A usage document (collection `usage` of the shared catalog), one per tenant per day:
+
+    {"_id": "osaka/2026-11-30", "tenant": "osaka", "day": "2026-11-30",   # "" is the default tenant
+     "counters": {"readRequests": 120, "bytesIn": 5230, …},              # $inc by every process
+     "gauges": {"entitiesStored": 42, "subscriptions": 3, "storageBytes": 81920}, "sampledAt": ISODate}
+
+Flushes add with `$inc` upserts in one bulk write, so any number of processes count into the same
+documents. A failed flush puts its counts back for the next one; nothing here ever fails a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pymongo import ASCENDING, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, PyMongoError
+
+from broker.logs import log
+from tenants.meters import (
+    ENTITY_METERS,
+    GAUGES,
+    METERS,
+    REQUEST_METERS,
+    DayClock,
+    DayUsage,
+    PendingCounts,
+    PendingSamples,
+)
+
+USAGE = "usage"
+Sampler = Callable[[str], Awaitable[dict[str, int]]]
+"""A tenant's gauges now: entitiesStored, subscriptions, storageBytes."""
+TenantLister = Callable[[], Awaitable[list[str]]]
+
+
+def usage_id(tenant: str, day: str) -> str:
+    return f"{tenant}/{day}"
+
+
+class UsageMeter:
+    """One per process. `count_*` are called on the hot path: dictionary increments, nothing else."""
+
+    def __init__(self, collection: AsyncCollection, clock: DayClock, *, flush_interval_s: float,
+                 sample_interval_s: float, sample: Sampler, tenants: TenantLister) -> None:
+        self.collection = collection
+        self.clock = clock
+        self.flush_interval_s = flush_interval_s
+        self.sample_interval_s = sample_interval_s
+        self.sample = sample
+        self.tenants = tenants
+        self.counts = PendingCounts()
+        self.samples = PendingSamples()
+        self._next_sample = 0.0  # monotonic; 0: sample at the first flush
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._indexed = False
+
+    # --- counting (hot path) -----------------------------------------------------------------
+
+    def count_request(self, tenant: str, kind: str, bytes_in: int, bytes_out: int) -> None:
+        key = (tenant, self.clock.today())
+        self.counts.add(key, REQUEST_METERS[kind])
+        if bytes_in:
+            self.counts.add(key, "bytesIn", bytes_in)
+        if bytes_out:
+            self.counts.add(key, "bytesOut", bytes_out)
+
+    def count_entity_changes(self, tenant: str, kinds: Iterable[str]) -> None:
+        key = (tenant, self.clock.today())
+        for kind in kinds:
+            self.counts.add(key, ENTITY_METERS[kind])
+
+    def count_notification(self, tenant: str) -> None:
+        self.counts.add((tenant, self.clock.today()), "notificationsSent")
+
+    # --- flushing -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop the background flushes and write what is pending (graceful shutdown: no count lost).
+        A flush under way is let finish, never cancelled: its counts would be neither written nor kept."""
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        if not await self.flush():
+            log.error("usage counts could not be written at shutdown; they are lost",
+                      pending=sum(sum(meters.values()) for meters in self.counts.counts.values()))
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self.flush_interval_s)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("usage flush failed unexpectedly; the next one retries")
+
+    async def flush(self) -> bool:
+        """Sample the gauges when due, then write every pending count in one bulk write; True when
+        nothing is left pending. One flush at a time: a reader waiting here sees the earlier one's counts."""
+        async with self._lock:
+            if time.monotonic() >= self._next_sample:
+                await self._sample_all()
+            counts, samples = self.counts.take(), self.samples.take()
+            if not counts and not samples:
+                return True
+            ids, operations = _updates(counts, samples)
+            try:
+                await self._ensure_indexes()
+                await self.collection.bulk_write(operations, ordered=False)
+            except BulkWriteError as exc:
+                # unordered: the other upserts were applied, so only the failed ones go back
+                failed = {ids[error["index"]] for error in exc.details.get("writeErrors", [])}
+                self._put_back(counts, samples, failed)
+                log.warning("usage flush partly failed; the failed counts are retried", failed=len(failed))
+                return False
+            except PyMongoError as exc:
+                self._put_back(counts, samples, None)
+                log.warning("usage flush failed; the counts are kept and retried", error=str(exc)[:200])
+                return False
+            return True
+
+    def _put_back(self, counts: dict[Any, dict[str, int]], samples: dict[Any, tuple[float, dict[str, int]]],
+                  only: set[str] | None) -> None:
+        def wanted(key: tuple[str, str]) -> bool:
+            return only is None or usage_id(*key) in only
+        self.counts.merge({key: meters for key, meters in counts.items() if wanted(key)})
+        self.samples.merge({key: sample for key, sample in samples.items() if wanted(key)})
+
+    async def _sample_all(self) -> None:
+        self._next_sample = time.monotonic() + self.sample_interval_s
+        try:
+            tenants = await self.tenants()
+            day = self.clock.today()
+            for tenant in tenants:
+                self.samples.put((tenant, day), time.time(), await self.sample(tenant))
+        except PyMongoError as exc:
+            log.warning("usage gauges not sampled; trying again at the next flush", error=str(exc)[:200])
+            self._next_sample = 0.0
+
+    async def _ensure_indexes(self) -> None:
+        if not self._indexed:
+            await self.collection.create_index([("tenant", ASCENDING), ("day", ASCENDING)], name="tenant_day")
+            await self.collection.create_index([("day", ASCENDING)], name="day")
+            self._indexed = True
+
+    # --- reading ------------------------------------------------------------------------------
+
+    async def read(self, first: date, last: date, tenant: str | None = None) -> list[DayUsage]:
+        """Every process's counts for the days [first, last], in tenant then day order. This process's
+        pending counts are flushed first, so a read right after a request sees it."""
+        await self.flush()
+        query: dict[str, Any] = {"day": {"$gte": first.isoformat(), "$lte": last.isoformat()}}
+        if tenant is not None:
+            query["tenant"] = tenant
+        cursor = self.collection.find(query).sort([("tenant", ASCENDING), ("day", ASCENDING)])
+        return [_day_usage(doc) async for doc in cursor]
+
+
+def _updates(counts: dict[tuple[str, str], dict[str, int]],
+             samples: dict[tuple[str, str], tuple[float, dict[str, int]]]) -> tuple[list[str], list[UpdateOne]]:
+    """The upserts of one flush, and the document id each one writes."""
+    ids, operations = [], []
+    for key in sorted(counts.keys() | samples.keys()):
+        tenant, day = key
+        update: dict[str, Any] = {"$setOnInsert": {"tenant": tenant, "day": day}}
+        if key in counts:
+            update["$inc"] = {f"counters.{meter}": amount for meter, amount in counts[key].items()}
+        if key in samples:
+            at, gauges = samples[key]
+            update["$set"] = {**{f"gauges.{gauge}": gauges[gauge] for gauge in GAUGES},
+                              "sampledAt": datetime.fromtimestamp(at, UTC)}
+        ids.append(usage_id(tenant, day))
+        operations.append(UpdateOne({"_id": ids[-1]}, update, upsert=True))
+    return ids, operations
+
+
+def _day_usage(doc: dict[str, Any]) -> DayUsage:
+    stored = {**doc.get("counters", {}), **doc.get("gauges", {})}
+    return DayUsage(doc["tenant"], doc["day"], {meter: int(stored.get(meter, 0)) for meter in METERS})
