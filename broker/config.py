@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     db_prefix: str = Field("kyodo", pattern=r"^[a-z0-9_-]{1,16}$")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "console"
+    workers: int = Field(1, ge=1, le=64)
+    """Broker processes sharing the port (SO_REUSEPORT), started and supervised by `kyodo serve`."""
 
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     max_batch_entities: int = Field(1000, ge=1)
