@@ -20,6 +20,7 @@ from broker.notify.periodic import PeriodicNotifier
 from broker.notify.senders import Senders
 from broker.store.client import Databases
 from broker.store.contexts import CONTEXTS, ContextResolver, ContextSettings
+from broker.store.notifying import NotifyingTenants
 from broker.store.outbox import Outbox
 from tenants import admin
 from tenants.admission import TenantAdmission
@@ -51,7 +52,8 @@ def create_app(settings: Settings, mongo_url: str, *,
         unavailable_status=settings.ld_context_unavailable_status,
     ))
     cache = SubscriptionCache(databases, resolver, settings.subscription_cache_ttl_s)
-    dispatcher = Dispatcher(databases, tenants, Senders(settings.notification_target_policy), DeliverySettings(
+    notifying = NotifyingTenants(databases, tenants)
+    dispatcher = Dispatcher(databases, notifying, Senders(settings.notification_target_policy), DeliverySettings(
         poll_interval_s=settings.notify_poll_interval_s,
         lease_s=settings.notify_lease_s,
         max_attempts=settings.notify_max_attempts,
@@ -60,7 +62,7 @@ def create_app(settings: Settings, mongo_url: str, *,
         endpoint_concurrency=settings.notify_endpoint_concurrency,
         endpoint_queue=settings.notify_endpoint_queue,
     ), on_delivery=lambda tenant, outcome: metrics.notifications.labels(tenant or "default", outcome).inc())
-    periodic = PeriodicNotifier(databases, tenants, cache, dispatcher,
+    periodic = PeriodicNotifier(databases, notifying, cache, dispatcher,
                                 poll_interval_s=settings.notify_poll_interval_s,
                                 default_timeout_s=settings.notify_default_timeout_s)
     app[SERVICES] = Services(
