@@ -19,7 +19,8 @@ class Databases:
             url,
             serverSelectionTimeoutMS=timeout_ms,
             connectTimeoutMS=timeout_ms,
-            socketTimeoutMS=max(timeout_ms * 6, 30_000),
+            # above KYODO_QUERY_TIMEOUT_MS's default: a long query ends by maxTimeMS (504), not here (503)
+            socketTimeoutMS=max(timeout_ms * 6, 60_000),
             tz_aware=True,
             appname="kyodo",
             event_listeners=event_listeners or [],

@@ -23,13 +23,14 @@ cursor streamed in batches.
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
+from pymongo.errors import ExecutionTimeout, OperationFailure
 
 from broker.ngsild.model import Entity
 from broker.ngsild.params import ENTITY_MEMBER_NAMES
@@ -46,6 +47,7 @@ from broker.ngsild.query_ast import (
 )
 from broker.store.documents import LANG_VALUES, attrs_path, from_document, geo_path
 from broker.store.entities import ENTITIES
+from broker.store.errors import query_timed_out
 from broker.store.geo import (
     ensure_geo_index,
     forget_geo_index,
@@ -59,6 +61,10 @@ from broker.store.q_filter import DATE_MEMBERS, Filter, conjoin, disjoin, q_filt
 #: entity members every projection keeps (from_document needs them; render may show them)
 _KEPT_FIELDS = ("_id", "type", "scope", "createdAt", "modifiedAt", "expiresAt")
 _MAX_BATCH = 500
+
+QUERY_TIME_LIMIT_MS: ContextVar[int] = ContextVar("query_time_limit_ms", default=30_000)
+"""The database time one query may take (maxTimeMS): KYODO_QUERY_TIMEOUT_MS, set for each request
+where its context is resolved (broker/api/request.py); background work keeps the default."""
 
 
 @dataclass
@@ -141,47 +147,59 @@ def scope_regex(pattern: str) -> str:
 
 
 async def find_entities(db: AsyncDatabase, query: EntityQuery) -> QueryResult:
-    """One page of the entities matching a query, and their count when query.count is set."""
+    """One page of the entities matching a query, and their count when query.count is set; 504 when
+    the database works on it longer than QUERY_TIME_LIMIT_MS."""
+    max_time_ms = QUERY_TIME_LIMIT_MS.get()
+    try:
+        return await _find_entities(db, query, max_time_ms)
+    except ExecutionTimeout:
+        raise query_timed_out(max_time_ms) from None
+
+
+async def _find_entities(db: AsyncDatabase, query: EntityQuery, max_time_ms: int) -> QueryResult:
     if query.geo is None:
-        return await _run(db[ENTITIES], query)
+        return await _run(db[ENTITIES], query, max_time_ms)
     await ensure_geo_index(db, query.geo.geoproperty)
     try:
-        return await _run(db[ENTITIES], query)
+        return await _run(db[ENTITIES], query, max_time_ms)
+    except ExecutionTimeout:
+        raise
     except OperationFailure:
         if query.geo.georel != "near":
             raise
     # near found no 2dsphere index (the database was dropped and made again): create it, once more
     forget_geo_index(db, query.geo.geoproperty)
     await ensure_geo_index(db, query.geo.geoproperty)
-    return await _run(db[ENTITIES], query)
+    return await _run(db[ENTITIES], query, max_time_ms)
 
 
-async def _run(collection: AsyncCollection, query: EntityQuery) -> QueryResult:
+async def _run(collection: AsyncCollection, query: EntityQuery, max_time_ms: int) -> QueryResult:
     mongo_filter = to_mongo_filter(query)
     keep = post_filter(query.geo)
     projection = _projection(query, keep is not None)
     if keep is not None:
-        return await _run_filtered_in_python(collection, query, mongo_filter, projection, keep)
+        return await _run_filtered_in_python(collection, query, mongo_filter, projection, keep, max_time_ms)
     entities: list[Entity] = []
     if query.limit > 0:
-        async for doc in await _documents(collection, query, mongo_filter, projection, paginate=True):
+        async for doc in await _documents(collection, query, mongo_filter, projection, max_time_ms, paginate=True):
             entities.append(from_document(doc))
     count = None
     if query.count:
         if query.geo is not None and query.geo.georel == "near":
-            rows = await (await collection.aggregate(near_count_pipeline(mongo_filter, query.geo))).to_list()
+            rows = await (await collection.aggregate(near_count_pipeline(mongo_filter, query.geo),
+                                                     maxTimeMS=max_time_ms)).to_list()
             count = rows[0]["n"] if rows else 0
         else:
-            count = await collection.count_documents(mongo_filter)
+            count = await collection.count_documents(mongo_filter, maxTimeMS=max_time_ms)
     return QueryResult(entities, count)
 
 
 async def _run_filtered_in_python(collection: AsyncCollection, query: EntityQuery, mongo_filter: Filter,
-                                  projection: dict[str, int] | None, keep: Any) -> QueryResult:
+                                  projection: dict[str, int] | None, keep: Any, max_time_ms: int) -> QueryResult:
     """Georels decided by shapely: the database streams the $geoIntersects candidates in order."""
     entities: list[Entity] = []
     matched = 0
-    cursor = await _documents(collection, query, mongo_filter, projection, paginate=False)
+    cursor = await _documents(collection, query, mongo_filter, projection, max_time_ms, paginate=False)
     try:
         async for doc in cursor:
             if not keep(doc):
@@ -197,7 +215,7 @@ async def _run_filtered_in_python(collection: AsyncCollection, query: EntityQuer
 
 
 async def _documents(collection: AsyncCollection, query: EntityQuery, mongo_filter: Filter,
-                     projection: dict[str, int] | None, *, paginate: bool) -> Any:
+                     projection: dict[str, int] | None, max_time_ms: int, *, paginate: bool) -> Any:
     """A cursor over the matching documents in page order, one page of them when `paginate`."""
     skip, limit = (query.offset, query.limit) if paginate else (0, 0)
     batch_size = min(limit, _MAX_BATCH) if limit else _MAX_BATCH
@@ -208,10 +226,10 @@ async def _documents(collection: AsyncCollection, query: EntityQuery, mongo_filt
         if limit:
             near.append({"$limit": limit})
         near.append({"$project": projection or {"_distance": 0}})
-        return await collection.aggregate(near, batchSize=batch_size)
+        return await collection.aggregate(near, batchSize=batch_size, maxTimeMS=max_time_ms)
     if not _sorts_on_two_arrays(query):
         return collection.find(mongo_filter, projection, sort=sort_keys(query), skip=skip, limit=limit,
-                               batch_size=batch_size)
+                               batch_size=batch_size, max_time_ms=max_time_ms)
     # MongoDB refuses a sort on two different arrays ("cannot sort with keys that are parallel
     # arrays"): `type` and each attribute's instances are arrays. Each such key becomes a scalar
     # first, by the same rule the plain sort applies: the smallest element ascending, the largest
@@ -237,7 +255,7 @@ async def _documents(collection: AsyncCollection, query: EntityQuery, mongo_filt
     if limit:
         pipeline.append({"$limit": limit})
     pipeline.append({"$project": projection or dict.fromkeys(computed, 0)})
-    return await collection.aggregate(pipeline, batchSize=batch_size)
+    return await collection.aggregate(pipeline, batchSize=batch_size, maxTimeMS=max_time_ms)
 
 
 def _sorts_on_two_arrays(query: EntityQuery) -> bool:
@@ -333,5 +351,10 @@ async def matching_ids(db: AsyncDatabase, query: EntityQuery, *, after: str | No
     mongo_filter = to_mongo_filter(query)
     if after is not None:
         mongo_filter = conjoin([mongo_filter, {"_id": {"$gt": after}}])
-    cursor = db[ENTITIES].find(mongo_filter, {"_id": 1}, sort=[("_id", ASCENDING)], limit=limit)
-    return [doc["_id"] async for doc in cursor]
+    max_time_ms = QUERY_TIME_LIMIT_MS.get()
+    cursor = db[ENTITIES].find(mongo_filter, {"_id": 1}, sort=[("_id", ASCENDING)], limit=limit,
+                               max_time_ms=max_time_ms)
+    try:
+        return [doc["_id"] async for doc in cursor]
+    except ExecutionTimeout:
+        raise query_timed_out(max_time_ms) from None
