@@ -52,7 +52,7 @@ def create_app(settings: Settings, mongo_url: str, *,
         unavailable_status=settings.ld_context_unavailable_status,
     ))
     cache = SubscriptionCache(databases, resolver, settings.subscription_cache_ttl_s)
-    notifying = NotifyingTenants(databases, tenants)
+    notifying = NotifyingTenants(databases, tenants, settings.notify_poll_interval_s)
     dispatcher = Dispatcher(databases, notifying, Senders(settings.notification_target_policy), DeliverySettings(
         poll_interval_s=settings.notify_poll_interval_s,
         lease_s=settings.notify_lease_s,
