@@ -42,7 +42,7 @@ def create_app(settings: Settings, mongo_url: str, *,
     app[METRICS] = metrics
     setup_auth(app, settings)
     databases = Databases(mongo_url, settings.db_prefix, settings.mongo_timeout_ms,
-                          event_listeners=[metrics.database_listener])
+                          event_listeners=[metrics.database_listener] if settings.database_command_metrics else [])
     tenants = holder["tenants"] = TenantRegistry(databases.catalog[TENANTS], settings.tenant_cache_ttl_s)
     resolver = ContextResolver(databases.catalog[CONTEXTS], ContextSettings(
         core_version=settings.core_context_version,
