@@ -23,6 +23,7 @@ from broker.notify.senders import Senders
 from broker.store.client import Databases
 from broker.store.contexts import CONTEXTS, ContextResolver, ContextSettings
 from broker.store.entities import EntityStore
+from broker.store.notifying import NotifyingTenants
 from broker.store.outbox import Outbox
 from broker.store.subscriptions import SubscriptionStore
 from tenants import admin, ckan, cost_api, usage_api
@@ -47,7 +48,7 @@ def create_app(settings: Settings, mongo_url: str, *,
     app[METRICS] = metrics
     setup_auth(app, settings)
     databases = Databases(mongo_url, settings.db_prefix, settings.mongo_timeout_ms,
-                          event_listeners=[metrics.database_listener])
+                          event_listeners=[metrics.database_listener] if settings.database_command_metrics else [])
     tenants = holder["tenants"] = TenantRegistry(databases.catalog[TENANTS], settings.tenant_cache_ttl_s)
     resolver = ContextResolver(databases.catalog[CONTEXTS], ContextSettings(
         core_version=settings.core_context_version,
@@ -67,7 +68,9 @@ def create_app(settings: Settings, mongo_url: str, *,
         if outcome == "sent":
             usage.count_notification(tenant)
 
-    dispatcher = Dispatcher(databases, tenants, Senders(settings.notification_target_policy), DeliverySettings(
+    notifying = NotifyingTenants(databases, tenants, settings.notify_poll_interval_s,
+                                 unregistered=(settings.wide_area_tenant,))
+    dispatcher = Dispatcher(databases, notifying, Senders(settings.notification_target_policy), DeliverySettings(
         poll_interval_s=settings.notify_poll_interval_s,
         lease_s=settings.notify_lease_s,
         max_attempts=settings.notify_max_attempts,
@@ -75,9 +78,9 @@ def create_app(settings: Settings, mongo_url: str, *,
         backoff_max_s=settings.notify_backoff_max_s,
         endpoint_concurrency=settings.notify_endpoint_concurrency,
         endpoint_queue=settings.notify_endpoint_queue,
-    ), on_delivery=delivered, unregistered_tenants=(settings.wide_area_tenant,))
+    ), on_delivery=delivered)
     published = PublishedTypes(databases.catalog[DATASETS], settings.tenant_cache_ttl_s)
-    periodic = PeriodicNotifier(databases, tenants, cache, dispatcher,
+    periodic = PeriodicNotifier(databases, notifying, cache, dispatcher,
                                 poll_interval_s=settings.notify_poll_interval_s,
                                 default_timeout_s=settings.notify_default_timeout_s)
     app[SERVICES] = Services(

@@ -14,6 +14,7 @@ from broker.ngsild.errors import BadRequestData
 from broker.ngsild.media import JSON_LD
 from broker.store.entities import EntityStore, ensure_entity_indexes
 from broker.store.geo import forget_geo_indexes
+from broker.store.query import QUERY_TIME_LIMIT_MS
 from broker.store.subscriptions import SubscriptionStore
 from tenants import quotas
 from tenants.errors import QuotaExceeded
@@ -128,6 +129,7 @@ async def request_context(request: web.Request, *, context: Any = None, from_lin
                           create: bool = False) -> RequestContext:
     """Resolve tenant and @context. With `create` the tenant may be new: see register_tenant."""
     svc = services(request)
+    QUERY_TIME_LIMIT_MS.set(svc.settings.query_timeout_ms)
     tenant = await admitted_tenant(request, create=create)
     if from_link and context is None:
         context = parse_link_header_contexts(request.headers.getall("Link", []))

@@ -84,6 +84,7 @@ async def create_subscription(request: web.Request) -> web.Response:
     await ctx.register_tenant()
     store = _store(ctx)
     await store.ensure_indexes()
+    await ctx.services.dispatcher.notifying.mark(ctx.tenant)  # before the store: polled from now on
     await store.create(subscription)
     ctx.services.subscriptions.invalidate(ctx.tenant)
     return created(f"{SUBSCRIPTIONS_PATH}/{quote(subscription['id'], safe=':/')}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 
 import pymongo
@@ -23,6 +24,8 @@ async def version(request: web.Request) -> web.Response:
         "coreContext": svc.contexts.core_url,
         "python": platform.python_version(),
         "pymongo": pymongo.version,
+        # which process answered: with `kyodo serve --workers N`, one of N
+        "pid": os.getpid(),
     })
 
 

@@ -17,9 +17,9 @@ from broker.logs import log
 from broker.notify.senders import DeliveryError, Senders
 from broker.store.client import Databases
 from broker.store.errors import DATABASE_UNAVAILABLE
+from broker.store.notifying import NotifyingTenants
 from broker.store.outbox import Outbox
 from broker.store.subscriptions import SubscriptionStore
-from tenants.registry import TenantRegistry
 
 
 @dataclass(frozen=True)
@@ -86,16 +86,14 @@ class _Endpoint:
 class Dispatcher:
     """One per process. Claims are atomic leases, so N replicas send each notification once."""
 
-    def __init__(self, databases: Databases, tenants: TenantRegistry, senders: Senders,
+    def __init__(self, databases: Databases, notifying: NotifyingTenants, senders: Senders,
                  settings: DeliverySettings,
-                 on_delivery: Callable[[str, str], None] = lambda tenant, outcome: None,
-                 unregistered_tenants: tuple[str, ...] = ()) -> None:
+                 on_delivery: Callable[[str, str], None] = lambda tenant, outcome: None) -> None:
         self.databases = databases
-        self.unregistered_tenants = unregistered_tenants
-        """Tenants with an outbox but no registry entry: the wide-area virtual tenant."""
         self.on_delivery = on_delivery
         """Told (tenant, "sent" | "failed" | "dropped") after each attempt: the metrics hook."""
-        self.tenants = tenants
+        self.notifying = notifying
+        """The tenants polled: those with subscriptions (broker/store/notifying.py)."""
         self.senders = senders
         self.settings = settings
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -118,7 +116,7 @@ class Dispatcher:
             await endpoint.stop()
         try:  # hand leases back so another replica resends at once; they expire anyway if this fails
             async with asyncio.timeout(5):
-                for tenant in await self._tenants():
+                for tenant in await self.notifying.polled():
                     await Outbox(self.databases.tenant(tenant or None)).release_all(self.owner)
         except (TimeoutError, *DATABASE_UNAVAILABLE):
             log.warning("notification leases not released; they expire after the lease time")
@@ -140,7 +138,7 @@ class Dispatcher:
 
     async def _claim_round(self) -> int:
         claimed = 0
-        for tenant in await self._tenants():
+        for tenant in await self.notifying.polled():
             outbox = Outbox(self.databases.tenant(tenant or None))
             while True:
                 busy = [key for key, endpoint in self._endpoints.items() if endpoint.busy]
@@ -154,9 +152,6 @@ class Dispatcher:
                     endpoint = self._endpoints[record["endpoint"]] = _Endpoint(record["endpoint"], self)
                 endpoint.queue.put_nowait((tenant, record))
         return claimed
-
-    async def _tenants(self) -> list[str]:
-        return [*await self.tenants.names(), *self.unregistered_tenants]
 
     async def deliver(self, tenant: str, record: dict[str, Any]) -> None:
         db = self.databases.tenant(tenant or None)

@@ -16,17 +16,17 @@ from broker.notify.dispatcher import Dispatcher, stop_task
 from broker.notify.notifier import SubscriptionCache, is_live, outbox_record
 from broker.store.client import Databases
 from broker.store.errors import DATABASE_UNAVAILABLE
+from broker.store.notifying import NotifyingTenants
 from broker.store.outbox import Outbox
 from broker.store.query import find_entities
 from broker.store.subscriptions import SubscriptionStore
-from tenants.registry import TenantRegistry
 
 
 class PeriodicNotifier:
-    def __init__(self, databases: Databases, tenants: TenantRegistry, cache: SubscriptionCache,
+    def __init__(self, databases: Databases, notifying: NotifyingTenants, cache: SubscriptionCache,
                  dispatcher: Dispatcher, *, poll_interval_s: float, default_timeout_s: float) -> None:
         self.databases = databases
-        self.tenants = tenants
+        self.notifying = notifying
         self.cache = cache
         self.dispatcher = dispatcher
         self.poll_interval_s = poll_interval_s
@@ -44,7 +44,7 @@ class PeriodicNotifier:
     async def _run(self) -> None:
         while not self._stopping:
             try:
-                for tenant in await self.tenants.names():
+                for tenant in await self.notifying.polled():
                     await self._run_tenant(tenant)
             except DATABASE_UNAVAILABLE as exc:
                 log.warning("periodic notifications: database unavailable", error=str(exc)[:200])

@@ -19,16 +19,24 @@ class Databases:
             url,
             serverSelectionTimeoutMS=timeout_ms,
             connectTimeoutMS=timeout_ms,
-            socketTimeoutMS=max(timeout_ms * 6, 30_000),
+            # above KYODO_QUERY_TIMEOUT_MS's default: a long query ends by maxTimeMS (504), not here (503)
+            socketTimeoutMS=max(timeout_ms * 6, 60_000),
             tz_aware=True,
             appname="kyodo",
             event_listeners=event_listeners or [],
         )
         self.catalog: AsyncDatabase = self.client[f"{prefix}-{CATALOG_SUFFIX}"]
+        # per request the same few databases: building an AsyncDatabase each time was ~3 % of a retrieve
+        self._tenants: dict[str | None, AsyncDatabase] = {}
 
     def tenant(self, tenant: str | None) -> AsyncDatabase:
         """The database of a tenant; None is the default tenant."""
-        return self.client[f"{self.prefix}-{tenant}" if tenant else self.prefix]
+        db = self._tenants.get(tenant)
+        if db is None:
+            if len(self._tenants) > 10_000:
+                self._tenants.clear()
+            db = self._tenants[tenant] = self.client[f"{self.prefix}-{tenant}" if tenant else self.prefix]
+        return db
 
     async def ping(self) -> None:
         await self.client.admin.command("ping")

@@ -16,8 +16,8 @@ from pathlib import Path
 EXECUTABLE = "secantusd-py"
 
 
-def _die_with_parent() -> None:
-    """In the child: receive SIGTERM when the broker dies, even by SIGKILL (Linux prctl)."""
+def die_with_parent() -> None:
+    """In a child (preexec_fn): receive SIGTERM when the broker dies, even by SIGKILL (Linux prctl)."""
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
@@ -68,7 +68,7 @@ class EmbeddedDatabase:
              "--storage-path", str(self.data_dir / "db"), "--log-level", "WARNING"],
             stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # a Ctrl-C in the terminal reaches the broker, which stops us in order
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
         )
         log_file.close()
         deadline = time.monotonic() + timeout_s

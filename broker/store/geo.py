@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -33,23 +34,30 @@ log = logging.getLogger(__name__)
 ENTITIES = "entities"
 _AREAS = frozenset({"Polygon", "MultiPolygon"})
 _indexed: set[tuple[str, str]] = set()
+_creating: dict[tuple[str, str], asyncio.Lock] = {}
 
 Filter = dict[str, Any]
 
 
 async def ensure_geo_index(db: AsyncDatabase, expanded_name: str) -> None:
-    """Create the 2dsphere index of a GeoProperty once per process and database."""
+    """Create the 2dsphere index of a GeoProperty once per process and database: concurrent first
+    queries wait for the one creation (createIndex itself is idempotent across processes)."""
     key = (db.name, expanded_name)
     if key in _indexed:
         return
-    path = geo_path(expanded_name)
-    try:
-        await db[ENTITIES].create_index([(path, "2dsphere")], name=f"{path}_2dsphere")
-    except OperationFailure as error:
-        # a stored geometry the index cannot take (e.g. a self-crossing polygon on MongoDB):
-        # $geoWithin/$geoIntersects still work unindexed; only near needs the index
-        log.warning("geo_index_failed", extra={"db": db.name, "path": path, "error": str(error)})
-    _indexed.add(key)
+    lock = _creating.setdefault(key, asyncio.Lock())
+    async with lock:
+        if key in _indexed:
+            return
+        path = geo_path(expanded_name)
+        try:
+            await db[ENTITIES].create_index([(path, "2dsphere")], name=f"{path}_2dsphere")
+        except OperationFailure as error:
+            # a stored geometry the index cannot take (e.g. a self-crossing polygon on MongoDB):
+            # $geoWithin/$geoIntersects still work unindexed; only near needs the index
+            log.warning("geo_index_failed", extra={"db": db.name, "path": path, "error": str(error)})
+        _indexed.add(key)
+    _creating.pop(key, None)
 
 
 def forget_geo_index(db: AsyncDatabase, expanded_name: str) -> None:

@@ -26,13 +26,14 @@ cursor streamed in batches.
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
+from pymongo.errors import ExecutionTimeout, OperationFailure
 
 from broker.ngsild.model import Entity
 from broker.ngsild.params import ENTITY_MEMBER_NAMES
@@ -49,6 +50,7 @@ from broker.ngsild.query_ast import (
 )
 from broker.store.documents import LANG_VALUES, attrs_path, from_document, geo_path
 from broker.store.entities import ENTITIES
+from broker.store.errors import query_timed_out
 from broker.store.geo import (
     ensure_geo_index,
     forget_geo_index,
@@ -62,6 +64,10 @@ from broker.store.q_filter import DATE_MEMBERS, Filter, conjoin, disjoin, q_filt
 #: entity members every projection keeps (from_document needs them; render may show them)
 _KEPT_FIELDS = ("_id", "type", "scope", "createdAt", "modifiedAt", "expiresAt")
 _MAX_BATCH = 500
+
+QUERY_TIME_LIMIT_MS: ContextVar[int] = ContextVar("query_time_limit_ms", default=30_000)
+"""The database time one query may take (maxTimeMS): KYODO_QUERY_TIMEOUT_MS, set for each request
+where its context is resolved (broker/api/request.py); background work keeps the default."""
 
 
 @dataclass
@@ -147,19 +153,30 @@ def scope_regex(pattern: str) -> str:
 
 async def find_entities(db: AsyncDatabase, query: EntityQuery, *, order_values: bool = False) -> QueryResult:
     """One page of the entities matching a query, and their count when query.count is set; with
-    `order_values`, also what each entity was sorted on (see the module docstring)."""
+    `order_values`, also what each entity was sorted on (see the module docstring). 504 when the
+    database works on it longer than QUERY_TIME_LIMIT_MS."""
+    max_time_ms = QUERY_TIME_LIMIT_MS.get()
+    try:
+        return await _find_entities(db, query, max_time_ms, order_values)
+    except ExecutionTimeout:
+        raise query_timed_out(max_time_ms) from None
+
+
+async def _find_entities(db: AsyncDatabase, query: EntityQuery, max_time_ms: int, order_values: bool) -> QueryResult:
     if query.geo is None:
-        return await _run(db[ENTITIES], query, order_values)
+        return await _run(db[ENTITIES], query, max_time_ms, order_values)
     await ensure_geo_index(db, query.geo.geoproperty)
     try:
-        return await _run(db[ENTITIES], query, order_values)
+        return await _run(db[ENTITIES], query, max_time_ms, order_values)
+    except ExecutionTimeout:
+        raise
     except OperationFailure:
         if query.geo.georel != "near":
             raise
     # near found no 2dsphere index (the database was dropped and made again): create it, once more
     forget_geo_index(db, query.geo.geoproperty)
     await ensure_geo_index(db, query.geo.geoproperty)
-    return await _run(db[ENTITIES], query, order_values)
+    return await _run(db[ENTITIES], query, max_time_ms, order_values)
 
 
 class _Page:
@@ -201,32 +218,35 @@ def _field_value(doc: dict[str, Any], field: str) -> Any:
     return doc.pop(field, None) if field.startswith("_") and field != "_id" else doc.get(field)
 
 
-async def _run(collection: AsyncCollection, query: EntityQuery, order_values: bool = False) -> QueryResult:
+async def _run(collection: AsyncCollection, query: EntityQuery, max_time_ms: int,
+               order_values: bool = False) -> QueryResult:
     mongo_filter = to_mongo_filter(query)
     keep = post_filter(query.geo)
     projection = _projection(query, keep is not None)
     page = _Page(query, order_values)
     if keep is not None:
-        return await _run_filtered_in_python(collection, query, mongo_filter, projection, keep, page)
+        return await _run_filtered_in_python(collection, query, mongo_filter, projection, keep, page, max_time_ms)
     if query.limit > 0:
-        async for doc in await _documents(collection, query, mongo_filter, projection, paginate=True,
+        async for doc in await _documents(collection, query, mongo_filter, projection, max_time_ms, paginate=True,
                                           order_values=order_values):
             page.add(doc)
     count = None
     if query.count:
         if query.geo is not None and query.geo.georel == "near":
-            rows = await (await collection.aggregate(near_count_pipeline(mongo_filter, query.geo))).to_list()
+            rows = await (await collection.aggregate(near_count_pipeline(mongo_filter, query.geo),
+                                                     maxTimeMS=max_time_ms)).to_list()
             count = rows[0]["n"] if rows else 0
         else:
-            count = await collection.count_documents(mongo_filter)
+            count = await collection.count_documents(mongo_filter, maxTimeMS=max_time_ms)
     return page.result(count)
 
 
 async def _run_filtered_in_python(collection: AsyncCollection, query: EntityQuery, mongo_filter: Filter,
-                                  projection: dict[str, int] | None, keep: Any, page: _Page) -> QueryResult:
+                                  projection: dict[str, int] | None, keep: Any, page: _Page,
+                                  max_time_ms: int) -> QueryResult:
     """Georels decided by shapely: the database streams the $geoIntersects candidates in order."""
     matched = 0
-    cursor = await _documents(collection, query, mongo_filter, projection, paginate=False,
+    cursor = await _documents(collection, query, mongo_filter, projection, max_time_ms, paginate=False,
                               order_values=page.targets is not None)
     try:
         async for doc in cursor:
@@ -243,7 +263,8 @@ async def _run_filtered_in_python(collection: AsyncCollection, query: EntityQuer
 
 
 async def _documents(collection: AsyncCollection, query: EntityQuery, mongo_filter: Filter,
-                     projection: dict[str, int] | None, *, paginate: bool, order_values: bool = False) -> Any:
+                     projection: dict[str, int] | None, max_time_ms: int, *,
+                     paginate: bool, order_values: bool = False) -> Any:
     """A cursor over the matching documents in page order, one page of them when `paginate`."""
     skip, limit = (query.offset, query.limit) if paginate else (0, 0)
     batch_size = min(limit, _MAX_BATCH) if limit else _MAX_BATCH
@@ -257,10 +278,10 @@ async def _documents(collection: AsyncCollection, query: EntityQuery, mongo_filt
             near.append({"$project": projection or {_DISTANCE: 0}})
         elif projection:
             near.append({"$project": {**projection, _DISTANCE: 1}})
-        return await collection.aggregate(near, batchSize=batch_size)
+        return await collection.aggregate(near, batchSize=batch_size, maxTimeMS=max_time_ms)
     if not _sorts_on_two_arrays(query) and not (order_values and query.order_by):
         return collection.find(mongo_filter, projection, sort=sort_keys(query), skip=skip, limit=limit,
-                               batch_size=batch_size)
+                               batch_size=batch_size, max_time_ms=max_time_ms)
     # MongoDB refuses a sort on two different arrays ("cannot sort with keys that are parallel
     # arrays"): `type` and each attribute's instances are arrays. Each such key becomes a scalar
     # first, by the same rule the plain sort applies: the smallest element ascending, the largest
@@ -290,7 +311,7 @@ async def _documents(collection: AsyncCollection, query: EntityQuery, mongo_filt
         pipeline.append({"$project": projection or dict.fromkeys(computed, 0)})
     elif projection:
         pipeline.append({"$project": {**projection, **dict.fromkeys(computed, 1)}})
-    return await collection.aggregate(pipeline, batchSize=batch_size)
+    return await collection.aggregate(pipeline, batchSize=batch_size, maxTimeMS=max_time_ms)
 
 
 def _sorts_on_two_arrays(query: EntityQuery) -> bool:
@@ -386,5 +407,10 @@ async def matching_ids(db: AsyncDatabase, query: EntityQuery, *, after: str | No
     mongo_filter = to_mongo_filter(query)
     if after is not None:
         mongo_filter = conjoin([mongo_filter, {"_id": {"$gt": after}}])
-    cursor = db[ENTITIES].find(mongo_filter, {"_id": 1}, sort=[("_id", ASCENDING)], limit=limit)
-    return [doc["_id"] async for doc in cursor]
+    max_time_ms = QUERY_TIME_LIMIT_MS.get()
+    cursor = db[ENTITIES].find(mongo_filter, {"_id": 1}, sort=[("_id", ASCENDING)], limit=limit,
+                               max_time_ms=max_time_ms)
+    try:
+        return [doc["_id"] async for doc in cursor]
+    except ExecutionTimeout:
+        raise query_timed_out(max_time_ms) from None

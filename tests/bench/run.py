@@ -2,8 +2,11 @@
 Sensors, run every scenario against the broker and its raw-driver equivalent, write
 tests/bench/results/<UTC date>-<commit>[-quick].json and print a Markdown table.
 
-    .venv/bin/python -m tests.bench.run [--quick] [--concurrency 16] [--workers N]
+    .venv/bin/python -m tests.bench.run [--quick] [--concurrency 16] [--workers N] [--scaling 1,2]
                                         [--only create,retrieve] [--py-spy PATH]
+
+After the scenarios, create and retrieve run again against a fresh `kyodo serve --workers N` for each
+N of --scaling (default 1,2; with --only, none unless given): the scaling from 1 to N processes.
 
 KYODO_MONGO_URL set: both use that server instead of an embedded one (its CPU is then not reported).
 --only and --py-spy runs are for investigation: they print but write no results file.
@@ -43,6 +46,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 LOAD_AT_START = [round(value, 2) for value in os.getloadavg()]
 """Other work on the machine skews throughput (CPU per operation much less): recorded with the results."""
 SCENARIOS = ("create", "retrieve", "query", "geo_near", "update_attr", "batch_upsert", "notify")
+SCALING_SCENARIOS = ("create", "retrieve")
 
 FULL = Plan(entities=10_000, meters=5_000, warmup=200, warmup_seconds=3.0, max_seconds=15.0, requests={
     "create": 5000, "retrieve": 10000, "query": 2000, "geo_near": 2000, "update_attr": 4000,
@@ -134,6 +138,53 @@ def markdown(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def scaling_records(scaling: list[tuple[int, Result]]) -> list[dict[str, Any]]:
+    """Per worker count and scenario: throughput, latency, CPU, and the speed-up over the fewest workers."""
+    base = {result.name: result.broker.throughput for workers, result in scaling
+            if workers == min(count for count, _ in scaling)}
+    return [{"workers": workers, "name": result.name, "ops": result.broker.ops,
+             "throughput_per_s": _round(result.broker.throughput, 1),
+             "p50_ms": _round(result.broker.percentile(50)), "p99_ms": _round(result.broker.percentile(99)),
+             "cpu_us_per_op": _round(result.broker.per_op_us(result.broker.broker_cpu_s), 1),
+             "errors": result.broker.errors,
+             "speedup": _round(result.broker.throughput / base[result.name], 2) if base.get(result.name) else None}
+            for workers, result in scaling]
+
+
+def scaling_markdown(records: list[dict[str, Any]]) -> str:
+    lines = ["| workers | scenario | ops/s | p50 ms | p99 ms | broker CPU µs/op (all processes) | errors | speed-up |",
+             "|--:|---|--:|--:|--:|--:|--:|--:|"]
+    for record in records:
+        lines.append("| " + " | ".join([
+            str(record["workers"]), record["name"], _cell(record["throughput_per_s"], 0), _cell(record["p50_ms"], 2),
+            _cell(record["p99_ms"], 2), _cell(record["cpu_us_per_op"], 0), _cell(record["errors"]),
+            _cell(record["speedup"], 2)]) + " |")
+    return "\n".join(lines)
+
+
+async def run_scaling(work: Path, url: str, prefix: str, database: Database, plan: Plan, concurrency: int,
+                      counts: list[int], http: aiohttp.ClientSession, sensors: Pair,
+                      meters: Pair) -> list[tuple[int, Result]]:
+    """create and retrieve against a fresh broker of each worker count, on the data already loaded."""
+    scaling: list[tuple[int, Result]] = []
+    for workers in counts:
+        broker = Broker(work, url, prefix, workers)
+        broker.start()
+        try:
+            await broker.wait_ready()
+            print(f"scaling: {workers} worker(s), broker pid {broker.pid}", file=sys.stderr)
+            bench = Bench(http, broker.base, sensors, meters, lambda pid=broker.pid: Meters(pid, database.pid),
+                          plan, concurrency, with_raw=False, label=f"-w{workers}")
+            for name in SCALING_SCENARIOS:
+                result = await getattr(bench, name)()
+                scaling.append((workers, result))
+                print(f"  {name}: {result.broker.ops:,} ops, {result.broker.throughput:,.0f}/s, "
+                      f"errors {result.broker.errors}", file=sys.stderr)
+        finally:
+            broker.stop()
+    return scaling
+
+
 def _share(part: float | None, whole: float | None) -> str:
     return "—" if part is None or not whole else f"{part / whole:.0%}"
 
@@ -199,6 +250,9 @@ async def run(args: argparse.Namespace) -> int:
     broker: Broker | None = None
     raw_client: AsyncMongoClient | None = None
     results: list[Result] = []
+    scaling: list[tuple[int, Result]] = []
+    scaling_counts = ([int(count) for count in args.scaling.split(",") if count] if args.scaling is not None
+                      else [] if args.only else [1, 2])
     load_note = ""
     try:
         url = database.start()
@@ -228,6 +282,10 @@ async def run(args: argparse.Namespace) -> int:
                 results.append(result)
                 print(f"{name}: {result.broker.ops:,} ops, {result.broker.throughput:,.0f}/s, "
                       f"errors {result.broker.errors} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+            if scaling_counts:
+                broker.stop()  # one broker at a time on the machine
+                scaling = await run_scaling(work, url, prefix, database, plan, args.concurrency, scaling_counts,
+                                            http, sensors, meters)
         if profiler is not None:
             for name, path in profiler.files.items():
                 print(f"\n### py-spy: {name} ({path})\n\n{summarize(path)}")
@@ -245,12 +303,16 @@ async def run(args: argparse.Namespace) -> int:
             shutil.rmtree(work, ignore_errors=True)
     table = markdown(results)
     notes = f"{details(results)}\n- {load_note}" if results else ""
+    if scaling:
+        notes += f"\n\nWorkers (`kyodo serve --workers N`, {args.concurrency} requests in flight):\n\n" \
+                 f"{scaling_markdown(scaling_records(scaling))}"
     print(f"\n{table}\n\n{notes}")
     if args.only or args.py_spy:
         return 0
     stem = f"{datetime.now(UTC):%Y-%m-%d}-{commit()}" + ("-quick" if args.quick else "")
     document = {"commit": commit(), "machine": machine(database.kind, args.concurrency, args.workers, plan),
-                "scenarios": [scenario_record(result) for result in results]}
+                "scenarios": [scenario_record(result) for result in results],
+                "scaling": scaling_records(scaling)}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     (RESULTS / f"{stem}.md").write_text(f"# {stem}\n\n{table}\n\n{notes}\n")
@@ -263,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer entities and operations (about 2 minutes)")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
     parser.add_argument("--workers", type=int, default=1, help="broker processes (kyodo serve --workers)")
+    parser.add_argument("--scaling", help="worker counts to compare on create and retrieve, e.g. 1,2 "
+                                          "(default 1,2; none with --only; '' for none)")
     parser.add_argument("--only", help="comma-separated scenarios, e.g. create,retrieve (writes no results)")
     parser.add_argument("--py-spy", help="path of py-spy: profile the broker in each scenario (writes no results)")
     parser.add_argument("--url-options", help="appended to the database URL of the broker and the raw driver, "

@@ -114,8 +114,13 @@ class Bench:
 
     def __init__(self, http: aiohttp.ClientSession, base: str, sensors: Pair, writes: Pair,
                  cpu_meters: Callable[[], Meters], plan: Plan, concurrency: int,
-                 profile: Callable[[str], Any] | None = None) -> None:
+                 profile: Callable[[str], Any] | None = None, *, with_raw: bool = True,
+                 label: str = "") -> None:
         self.http = http
+        self.with_raw = with_raw
+        """False: the broker only (the workers scaling runs)."""
+        self.label = label
+        """Part of the ids this Bench creates, so that several runs on one database never collide."""
         self.base = base
         self.sensors = sensors
         """The default tenant: exactly the loaded Sensors (retrieve, query, geo_near, update_attr)."""
@@ -153,7 +158,7 @@ class Bench:
         else:
             broker = await self._phase(broker_op, requests, weight)
         raw = None
-        if raw_op is not None:
+        if raw_op is not None and self.with_raw:
             for pair in (self.sensors, self.writes):
                 await pair.sync_indexes()
             if prepare_raw is not None:
@@ -220,7 +225,8 @@ class Bench:
         template: dict[str, Any] = {}
 
         async def broker_op(number: int) -> None:
-            await self.call("POST", f"{API}/entities", (201,), orjson.dumps(meter("create", number)), WRITE)
+            await self.call("POST", f"{API}/entities", (201,), orjson.dumps(meter(f"create{self.label}", number)),
+                            WRITE)
 
         async def prepare() -> None:
             template.update(await self.writes.stored(meter("create", 0)["id"]))

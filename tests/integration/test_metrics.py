@@ -43,3 +43,12 @@ async def test_notifications_and_outbox_depth_are_counted(client, receiver):
         await asyncio.sleep(0.1)
     assert 'kyodo_notifications_total{outcome="sent",tenant="default"} 1.0' in text
     assert 'kyodo_outbox_depth{tenant="default"} 0.0' in text
+
+
+async def test_database_command_metrics_can_be_turned_off(make_client):
+    client = await make_client(database_command_metrics=False)
+    await client.post(f"{API}/entities", json={"id": "urn:ngsi-ld:Sensor:m", "type": "Sensor", "t": 1})
+    text = await scrape(client)
+    assert f'kyodo_http_request_duration_seconds_count{{method="POST",route="{API}/entities",tenant="default"}} 1.0' \
+        in text
+    assert "kyodo_database_command_duration_seconds_count{" not in text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pymongo
 
 from tests.conftest import API
@@ -13,7 +15,8 @@ async def test_version_reports_names_and_versions(client):
     body = await response.json()
     assert body["name"] == "kyodo-broker"
     assert body["pymongo"] == pymongo.version
-    assert set(body) == {"name", "version", "specVersion", "coreContext", "python", "pymongo"}
+    assert set(body) == {"name", "version", "specVersion", "coreContext", "python", "pymongo", "pid"}
+    assert body["pid"] == os.getpid()  # the test's application runs in this process
 
 
 async def test_health_and_ready_answer_200_with_a_reachable_database(client):
