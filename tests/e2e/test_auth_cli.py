@@ -8,7 +8,7 @@ import sys
 
 from broker.store.embedded import free_port
 from tests.conftest import API
-from tests.e2e.test_serve_process import stop, wait_ready
+from tests.e2e.test_serve_process import spawn, stop, wait_ready
 from tests.tokens import AUDIENCE, ISSUER, SECRET
 
 
@@ -37,10 +37,8 @@ def test_serve_refuses_jwt_without_any_key():
 
 async def test_serve_with_insecure_bind_starts_and_warns_that_access_control_is_off(mongo_url):
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "broker.cli", "serve", "--host", "0.0.0.0", "--insecure-bind", "--port", str(port),
-         "--mongo-url", mongo_url, "--db-prefix", "tinsecure", "--log-format", "json"],
-        env=kyodo_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = spawn(["serve", "--host", "0.0.0.0", "--insecure-bind", "--port", str(port), "--mongo-url", mongo_url,
+                     "--db-prefix", "tinsecure", "--log-format", "json"], kyodo_env())
     try:
         await wait_ready(f"http://127.0.0.1:{port}", process, timeout_s=30)
     finally:

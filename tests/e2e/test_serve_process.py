@@ -8,8 +8,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 import aiohttp
 import pytest
@@ -20,19 +22,37 @@ API = "/ngsi-ld/v1"
 ENTITY = {"id": "urn:ngsi-ld:Sensor:restart-1", "type": "Sensor", "temperature": 21.5}
 
 
+_LOGS: dict[int, IO[bytes]] = {}
+"""Each started broker's output, by pid: a file, not a pipe, so a chatty broker never blocks on a
+full pipe that nobody reads (64 KiB of access log is a few hundred requests)."""
+
+
 def start_broker(data_dir: Path, port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     env = {name: value for name, value in os.environ.items() if name != "KYODO_MONGO_URL"}
     env.update({"KYODO_DATA_DIR": str(data_dir), "KYODO_PORT": str(port), "KYODO_LOG_FORMAT": "json",
                 **(extra_env or {})})
-    return subprocess.Popen([sys.executable, "-m", "broker.cli", "serve"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return spawn(["serve"], env)
+
+
+def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`python -m broker.cli <args>` with its output going to a file (read it with output_of, end it with stop)."""
+    log = tempfile.NamedTemporaryFile(prefix="kyodo-e2e-", suffix=".log")  # noqa: SIM115 (closed by stop)
+    process = subprocess.Popen([sys.executable, "-m", "broker.cli", *args], env=env, stdout=log,
+                               stderr=subprocess.STDOUT)
+    _LOGS[process.pid] = log
+    return process
+
+
+def output_of(process: subprocess.Popen[bytes]) -> str:
+    """What the broker printed so far (all of it once it has exited)."""
+    return Path(_LOGS[process.pid].name).read_bytes().decode(errors="replace")
 
 
 async def wait_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            assert process.poll() is None, output_of(process)
             try:
                 async with session.get(f"{base}/ready") as response:
                     if response.status == 200:
@@ -45,8 +65,10 @@ async def wait_ready(base: str, process: subprocess.Popen[bytes], timeout_s: flo
 
 def stop(process: subprocess.Popen[bytes]) -> str:
     process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=60)
-    return output.decode()
+    process.wait(timeout=60)
+    output = output_of(process)
+    _LOGS.pop(process.pid).close()
+    return output
 
 
 def embedded_pids(data_dir: Path) -> list[int]:
