@@ -5,24 +5,25 @@ and read the audit log (README "Admin API"). JSON in and out; access control req
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
-from pydantic import ValidationError as PydanticValidationError
+from pydantic import Field, StrictInt
 from pydantic.alias_generators import to_camel
 
-from broker.api.http import boolean_param, check_params, json_response, no_content, read_json, utc_now
+from broker.api.bodies import JSON, MERGE_PATCH, Body, Email, TenantName, Text, json_body, page_params, validated
+from broker.api.http import boolean_param, check_params, json_response, no_content, utc_now
 from broker.api.state import SERVICES, services
-from broker.ngsild.errors import AlreadyExists, BadRequestData, HttpError, ResourceNotFound
+from broker.ngsild.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from broker.ngsild.names import format_datetime
 from broker.store.entities import EntityStore
 from broker.store.geo import forget_geo_indexes
 from broker.store.subscriptions import SubscriptionStore
 from tenants.audit import ACTIONS, AUDIT, CREATE, DELETE, PURGE, UPDATE, AuditEntry, AuditLog, actor_of, request_id
+from tenants.datasets import DatasetCatalog
 from tenants.names import InvalidTenantName, normalize_tenant
+from tenants.published import DATASETS
 from tenants.quotas import Quotas
 from tenants.registry import (
     ACTIVE,
@@ -38,45 +39,21 @@ ADMIN_BASE = "/admin/v1"
 TENANTS_PATH = f"{ADMIN_BASE}/tenants"
 AUDIT_PATH = f"{ADMIN_BASE}/audit"
 AUDIT_LOG = web.AppKey("audit_log", AuditLog)
-JSON = "application/json"
-MERGE_PATCH = "application/merge-patch+json"
 
 # --- request bodies ---------------------------------------------------------------------------
 
 _MAX_NUMBER = 10**12  # far above any real figure, and inside MongoDB's 64-bit integers
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 Kind = Literal["prefecture", "municipality", "other"]
-Text = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Limit = Annotated[StrictInt, Field(ge=1, le=_MAX_NUMBER)]
 Population = Annotated[StrictInt, Field(ge=0, le=_MAX_NUMBER)]
-M = TypeVar("M", bound=BaseModel)
 
 
-def _email(value: str) -> str:
-    if len(value) > 254 or not _EMAIL.match(value):
-        raise ValueError("must be an e-mail address such as digital@pref.example.jp")
-    return value
-
-
-def _tenant_name(value: str) -> str:
-    return normalize_tenant(value)  # InvalidTenantName is a ValueError: pydantic reports it on `name`
-
-
-Email = Annotated[StrictStr, AfterValidator(_email)]
-
-
-class _Body(BaseModel):
-    """JSON members are camelCase; unknown members are errors, not silently dropped."""
-
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True)
-
-
-class ContactBody(_Body):
+class ContactBody(Body):
     name: Text
     email: Email
 
 
-class QuotasBody(_Body):
+class QuotasBody(Body):
     """Each limit a positive integer, or null for unlimited (the default)."""
 
     max_entities: Limit | None = None
@@ -88,10 +65,10 @@ class QuotasBody(_Body):
         return Quotas(self.max_entities, self.max_subscriptions, self.max_requests_per_minute, self.max_batch_size)
 
 
-class NewTenant(_Body):
+class NewTenant(Body):
     """POST /admin/v1/tenants."""
 
-    name: Annotated[StrictStr, AfterValidator(_tenant_name)]
+    name: TenantName
     display_name: Text
     kind: Kind
     population: Population
@@ -110,12 +87,12 @@ class NewTenant(_Body):
 # allow it: pydantic does not validate defaults, so absence is fine while an explicit null is a 400
 # naming the member (these members cannot be removed; only quota limits take null, for unlimited).
 
-class ContactPatch(_Body):
+class ContactPatch(Body):
     name: Text = None  # type: ignore[assignment]
     email: Email = None  # type: ignore[assignment]
 
 
-class TenantPatch(_Body):
+class TenantPatch(Body):
     """PATCH /admin/v1/tenants/{name}: the members to change; quotas and contact member by member."""
 
     display_name: Text = None  # type: ignore[assignment]
@@ -137,20 +114,6 @@ class TenantPatch(_Body):
                 for field in sorted(part.model_fields_set):
                     changes[f"{group}.{to_camel(field)}"] = getattr(part, field)
         return changes
-
-
-def _validated(model: type[M], body: Any) -> M:
-    """The body as the model, or 400 BadRequestData listing every wrong member with its path."""
-    if not isinstance(body, dict):
-        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(body), "a number")
-        raise BadRequestData(f"The body must be a JSON object, got {kind}")
-    try:
-        return model.model_validate(body)
-    except PydanticValidationError as exc:
-        errors = [{"member": ".".join(str(part) for part in error["loc"]) or "(body)",
-                   "message": error["msg"].removeprefix("Value error, ")} for error in exc.errors()]
-        raise BadRequestData("; ".join(f"{error['member']}: {error['message']}" for error in errors),
-                             errors=errors) from None
 
 
 # --- responses ----------------------------------------------------------------------------------
@@ -188,7 +151,7 @@ def tenant_location(name: str) -> str:
 async def create_tenant(request: web.Request) -> web.Response:
     """POST /admin/v1/tenants — 201 + Location and the tenant; 409 when the name is taken."""
     check_params(request, ())
-    spec = _validated(NewTenant, await _json_body(request, JSON))
+    spec = validated(NewTenant, await json_body(request, JSON))
     record = spec.to_record()
     if record.name == services(request).settings.wide_area_tenant:
         raise BadRequestData(f"Tenant name '{record.name}' is the wide-area virtual tenant (KYODO_WIDE_AREA_TENANT): "
@@ -206,7 +169,7 @@ async def create_tenant(request: web.Request) -> web.Response:
 async def list_tenants(request: web.Request) -> web.Response:
     """GET /admin/v1/tenants — a page in name order (`limit`, `offset`, `status`); the total in X-Total-Count."""
     check_params(request, ("limit", "offset", "status"))
-    limit, offset = _page(request)
+    limit, offset = page_params(request)
     status = request.query.get("status")
     if status is not None and status not in STATUSES:
         raise BadRequestData(f"URL parameter 'status' must be one of {', '.join(STATUSES)}, got {status!r}")
@@ -225,7 +188,7 @@ async def update_tenant(request: web.Request) -> web.Response:
     """PATCH /admin/v1/tenants/{name} — change the members given (status: active | suspended); 200 + the tenant."""
     check_params(request, ())
     name = _path_tenant(request)
-    changes = _validated(TenantPatch, await _json_body(request, JSON, MERGE_PATCH)).changes()
+    changes = validated(TenantPatch, await json_body(request, JSON, MERGE_PATCH)).changes()
     if not changes:
         raise BadRequestData("The body changes nothing: give at least one of displayName, kind, population, "
                              "contact, quotas, status")
@@ -255,19 +218,21 @@ async def delete_tenant(request: web.Request) -> web.Response:
     await svc.tenants.update(name, {"status": INACTIVE})
     await svc.databases.drop_tenant(name)
     await svc.contexts.drop_tenant(name)
+    unpublished = await DatasetCatalog(svc.databases.catalog[DATASETS]).delete_tenant(name)
+    svc.published.forget()
     await svc.tenants.remove(name)
     svc.indexed_tenants.discard(name)
     svc.subscriptions.invalidate(name)
     svc.admission.limiter.forget(name)
     forget_geo_indexes(svc.databases.tenant(name).name)
-    await _audit(request, PURGE, name, tenant_json(record, usage), None)
+    await _audit(request, PURGE, name, {**tenant_json(record, usage), "datasets": unpublished}, None)
     return no_content()
 
 
 async def list_audit(request: web.Request) -> web.Response:
     """GET /admin/v1/audit — admin actions, newest first (`limit`, `offset`, `tenant`, `action`); X-Total-Count."""
     check_params(request, ("limit", "offset", "tenant", "action"))
-    limit, offset = _page(request)
+    limit, offset = page_params(request)
     action = request.query.get("action")
     if action is not None and action not in ACTIONS:
         raise BadRequestData(f"URL parameter 'action' must be one of {', '.join(ACTIONS)}, got {action!r}")
@@ -279,13 +244,6 @@ async def list_audit(request: web.Request) -> web.Response:
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-async def _json_body(request: web.Request, *media_types: str) -> Any:
-    if request.content_type not in media_types:
-        raise HttpError(415, "Unsupported media type",
-                        f"Content-Type must be {' or '.join(media_types)}, got {request.content_type!r}")
-    return await read_json(request)
-
 
 def _normalized(raw: str) -> str:
     try:
@@ -313,24 +271,6 @@ async def _registered(request: web.Request) -> TenantRecord:
 async def _usage(request: web.Request, name: str) -> dict[str, int]:
     db = services(request).databases.tenant(name)
     return {"entities": await EntityStore(db).count(), "subscriptions": await SubscriptionStore(db).count()}
-
-
-def _page(request: web.Request) -> tuple[int, int]:
-    settings = services(request).settings
-    limit = _non_negative(request, "limit", settings.default_limit)
-    offset = _non_negative(request, "offset", 0)
-    if limit > settings.max_limit:
-        raise BadRequestData(f"URL parameter 'limit' may be at most {settings.max_limit}, got {limit}")
-    return limit, offset
-
-
-def _non_negative(request: web.Request, name: str, default: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit():
-        raise BadRequestData(f"URL parameter '{name}' must be a non-negative integer, got {raw!r}")
-    return int(raw)
 
 
 async def _audit(request: web.Request, action: str, tenant: str, before: dict[str, Any] | None,

@@ -9,13 +9,14 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import AfterValidator, Field, StrictInt, StrictStr
+from pydantic import Field, StrictInt, StrictStr
 
+from broker.api.bodies import JSON, Body, TenantName, json_body, page_params, validated
 from broker.api.http import check_params, json_response, utc_now
 from broker.api.state import SERVICES, services
 from broker.ngsild.errors import BadRequestData, ResourceNotFound
 from broker.ngsild.names import format_datetime
-from tenants.admin import ADMIN_BASE, AUDIT_LOG, JSON, _Body, _json_body, _page, _tenant_name, _validated
+from tenants.admin import ADMIN_BASE, AUDIT_LOG
 from tenants.allocations import COST_ALLOCATIONS, AllocationStore, new_allocation_id
 from tenants.audit import ALLOCATE, AuditEntry, actor_of, request_id
 from tenants.costs import MAX_YEN, Allocation, AllocationError, Member, Terms, allocate, decimal_text
@@ -29,15 +30,14 @@ MAX_TENANTS = 10_000
 
 Yen = Annotated[StrictInt, Field(ge=0, le=MAX_YEN)]
 UnitPrice = Annotated[Decimal, Field(ge=0, le=10**9, decimal_places=6, allow_inf_nan=False)]
-TenantName = Annotated[StrictStr, AfterValidator(_tenant_name)]
 
 
-class PeriodBody(_Body):
+class PeriodBody(Body):
     start: StrictStr = Field(alias="from")
     end: StrictStr = Field(alias="to")
 
 
-class NewAllocation(_Body):
+class NewAllocation(Body):
     """POST /admin/v1/cost-allocations."""
 
     period: PeriodBody
@@ -85,7 +85,7 @@ async def create_allocation(request: web.Request) -> web.Response:
     """POST /admin/v1/cost-allocations — 201 + Location and the allocation with its inputs."""
     check_params(request, ())
     svc = services(request)
-    spec = _validated(NewAllocation, await _json_body(request, JSON))
+    spec = validated(NewAllocation, await json_body(request, JSON))
     try:
         period = parse_period(spec.period.start, spec.period.end, svc.usage.clock.date(),
                               ("period.from", "period.to"))
@@ -115,7 +115,7 @@ async def create_allocation(request: web.Request) -> web.Response:
 async def list_allocations(request: web.Request) -> web.Response:
     """GET /admin/v1/cost-allocations — newest first (`limit`, `offset`); the total in X-Total-Count."""
     check_params(request, ("limit", "offset"))
-    limit, offset = _page(request)
+    limit, offset = page_params(request)
     found, total = await request.app[ALLOCATIONS].page(limit=limit, offset=offset)
     return json_response(found, headers={"X-Total-Count": str(total)})
 

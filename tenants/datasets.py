@@ -20,10 +20,10 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from broker.api.bodies import Body, Email, Text
 from broker.api.state import services
 from broker.auth.principal import principal_of
 from broker.ngsild.names import format_datetime
-from tenants.admin import Email, Text, _Body
 from tenants.published import OPEN
 from tenants.vocabularies import FREQUENCIES, LICENSES
 
@@ -61,7 +61,7 @@ def _frequency(value: str) -> str:
     return value
 
 
-class Localized(_Body):
+class Localized(Body):
     """A text in Japanese and/or English; at least one of the two."""
 
     ja: LongText | None = None
@@ -79,12 +79,12 @@ class ShortLocalized(Localized):
     en: Text | None = None
 
 
-class DatasetContact(_Body):
+class DatasetContact(Body):
     name: Text
     email: Email
 
 
-class Spatial(_Body):
+class Spatial(Body):
     """Spatial coverage: a place name and/or a WGS 84 bounding box [west, south, east, north]."""
 
     name: Text | None = None
@@ -105,7 +105,7 @@ class Spatial(_Body):
         return self
 
 
-class DatasetSpec(_Body):
+class DatasetSpec(Body):
     """The editable members of a dataset (POST and, after merging, PATCH)."""
 
     visibility: Literal["open", "members"] = "open"
@@ -228,6 +228,12 @@ class DatasetCatalog:
 
     async def delete(self, name: str) -> bool:
         return (await self.collection.delete_one({"_id": name})).deleted_count == 1
+
+    async def delete_tenant(self, tenant: str) -> list[str]:
+        """Unpublish every dataset of a tenant (it is being purged); the names removed."""
+        names = [doc["_id"] async for doc in self.collection.find({"tenant": tenant}, {"_id": 1})]
+        await self.collection.delete_many({"tenant": tenant})
+        return sorted(names)
 
     async def tenants(self, query: dict[str, Any]) -> list[str]:
         """The publishing tenants of the datasets a filter matches, sorted."""

@@ -11,15 +11,15 @@ from typing import Any
 
 from aiohttp import web
 
-from broker.api.http import check_params, json_response, no_content, read_json, utc_now
+from broker.api.bodies import JSON, MERGE_PATCH, json_body, page_params, validated
+from broker.api.http import check_params, json_response, no_content, utc_now
 from broker.api.request import RequestContext, request_context, tenant_of
 from broker.api.state import SERVICES, services
 from broker.auth.errors import Forbidden
-from broker.ngsild.errors import AlreadyExists, BadRequestData, HttpError, ResourceNotFound
+from broker.ngsild.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from broker.ngsild.media import JSON_LD
 from broker.ngsild.names import is_valid_name
 from broker.store.discovery import list_types
-from tenants.admin import _validated
 from tenants.datasets import (
     DATASETS_PATH,
     DatasetCatalog,
@@ -42,7 +42,7 @@ from tenants.published import DATASETS
 from tenants.registry import DEFAULT_TENANT
 
 DATASET_CATALOG = web.AppKey("dataset_catalog", DatasetCatalog)
-JSON, MERGE_PATCH = "application/json", "application/merge-patch+json"
+LINK_HINT = " (send a JSON-LD @context in a Link header)"
 _IDENTITY = ("name", "entityType", "tenant")
 
 
@@ -54,7 +54,7 @@ async def publish_dataset(request: web.Request) -> web.Response:
     if tenant_of(request) == DEFAULT_TENANT:
         raise BadRequestData("The default tenant cannot publish: datasets belong to a named member tenant; "
                              "send NGSILD-Tenant")
-    spec = _validated(NewDataset, await _json_body(request, JSON))
+    spec = validated(NewDataset, await json_body(request, JSON, hint=LINK_HINT))
     ctx = await request_context(request)
     if spec.tenant is not None and _normalized(spec.tenant, "tenant") != ctx.tenant:
         raise Forbidden(f"The body names tenant {spec.tenant!r} but the request acts for tenant '{ctx.tenant}': "
@@ -76,7 +76,7 @@ async def publish_dataset(request: web.Request) -> web.Response:
 async def list_datasets(request: web.Request) -> web.Response:
     """GET /catalog/v1/datasets — the datasets this reader sees, by name (`tenant`, `limit`, `offset`)."""
     check_params(request, ("tenant", "limit", "offset"))
-    limit, offset = _page(request)
+    limit, offset = page_params(request)
     query = visible_to(member=is_member(request))
     if "tenant" in request.query:
         query["tenant"] = _normalized(request.query["tenant"], "tenant")
@@ -93,7 +93,7 @@ async def retrieve_dataset(request: web.Request) -> web.Response:
 async def update_dataset(request: web.Request) -> web.Response:
     """PATCH /catalog/v1/datasets/{name} — merge-patch (RFC 7396) of the editable members; 200 + the dataset."""
     check_params(request, ())
-    patch = await _json_body(request, MERGE_PATCH, JSON)
+    patch = await json_body(request, MERGE_PATCH, JSON, hint=LINK_HINT)
     if not isinstance(patch, dict) or not patch:
         raise BadRequestData("The body must be a non-empty JSON object of the members to change")
     doc = await _owned(request)
@@ -101,7 +101,7 @@ async def update_dataset(request: web.Request) -> web.Response:
     if fixed:
         raise BadRequestData(f"'{fixed[0]}' cannot be changed: unpublish the dataset (DELETE) and publish it again")
     changes = {key: value for key, value in patch.items() if key not in _IDENTITY}
-    spec = _validated(DatasetSpec, merge_patch(editable_json(doc), changes))
+    spec = validated(DatasetSpec, merge_patch(editable_json(doc), changes))
     ctx = await request_context(request)
     members = spec.members()
     members["excludedAttributes"] = [_expand(ctx, name, "excludedAttributes") for name in spec.excluded_attributes]
@@ -136,14 +136,6 @@ async def dcat_catalog(request: web.Request) -> web.Response:
 
 # --- helpers ------------------------------------------------------------------------------------
 
-async def _json_body(request: web.Request, *media_types: str) -> Any:
-    if request.content_type not in media_types:
-        raise HttpError(415, "Unsupported media type",
-                        f"Content-Type must be {' or '.join(media_types)}, got {request.content_type!r} "
-                        "(send a JSON-LD @context in a Link header)")
-    return await read_json(request)
-
-
 def _normalized(raw: str, member: str) -> str:
     try:
         return normalize_tenant(raw)
@@ -177,19 +169,6 @@ async def _owned(request: web.Request) -> dict[str, Any]:
         raise Forbidden(f"Dataset '{doc['_id']}' belongs to tenant '{doc['tenant']}'; only that tenant "
                         "(NGSILD-Tenant) may change or unpublish it")
     return doc
-
-
-def _page(request: web.Request) -> tuple[int, int]:
-    settings = services(request).settings
-    values = []
-    for name, default in (("limit", settings.default_limit), ("offset", 0)):
-        raw = request.query.get(name)
-        if raw is not None and not raw.isdigit():
-            raise BadRequestData(f"URL parameter '{name}' must be a non-negative integer, got {raw!r}")
-        values.append(int(raw) if raw is not None else default)
-    if values[0] > settings.max_limit:
-        raise BadRequestData(f"URL parameter 'limit' may be at most {settings.max_limit}, got {values[0]}")
-    return values[0], values[1]
 
 
 def add_routes(app: web.Application) -> None:

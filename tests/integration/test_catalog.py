@@ -316,6 +316,16 @@ async def test_unpublishing_makes_anonymous_reads_401_again_at_once(broker):
     assert (await broker.get(f"{DATASETS}/osaka-tourism-spots")).status == 404
 
 
+async def test_purging_a_tenant_unpublishes_its_datasets_and_the_audit_log_names_them(broker):
+    await publish_three(broker)
+    assert (await broker.delete("/admin/v1/tenants/osaka", params={"purge": "true"}, headers=ADMIN)).status == 204
+    listed = await (await broker.get(DATASETS)).json()
+    assert [dataset["name"] for dataset in listed] == ["hyogo-parking"]
+    assert (await broker.get(f"{DATASETS}/osaka-tourism-spots")).status == 404
+    audit = await (await broker.get("/admin/v1/audit", params={"action": "purge"}, headers=ADMIN)).json()
+    assert audit[0]["before"]["datasets"] == ["osaka-shelters", "osaka-tourism-spots"]
+
+
 async def test_the_wide_area_tenant_admits_reads_without_a_token_but_not_writes(broker):
     response = await broker.post(f"{API}/entities", json=spot(9, 1.0), headers={"NGSILD-Tenant": "open"})
     await problem(response, 401, "urn:kyodo:error:Unauthorized")
