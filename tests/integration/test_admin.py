@@ -405,7 +405,7 @@ async def test_every_admin_action_is_in_the_audit_log_with_before_and_after(clie
         assert re.fullmatch(r"[0-9a-f]{32}", entry.pop("requestId"))
     assert entries == [
         {"actor": "anonymous", "action": "purge", "tenant": "osaka",
-         "before": {**deactivated, "usage": {"entities": 0, "subscriptions": 0}}, "after": None},
+         "before": {**deactivated, "usage": {"entities": 0, "subscriptions": 0}, "datasets": []}, "after": None},
         {"actor": "anonymous", "action": "delete", "tenant": "osaka", "before": updated, "after": deactivated},
         {"actor": "anonymous", "action": "update", "tenant": "osaka", "before": created, "after": updated},
         {"actor": "anonymous", "action": "create", "tenant": "osaka", "before": None, "after": created},
