@@ -114,6 +114,36 @@ class Dispatcher:
         """New notifications are in an outbox: claim now rather than at the next poll."""
         self._wake.set()
 
+    def lease_new(self, records: list[dict[str, Any]]) -> None:
+        """Lease notifications about to be written to this process, so that `take_new` queues them
+        with no claim round trip. Should the process die first, the lease runs out and any replica
+        sends them, as with a claimed record."""
+        if self._task is None or self._stopping:
+            return
+        lease = {"leaseOwner": self.owner, "leaseUntil": datetime.now(UTC) + timedelta(seconds=self.settings.lease_s),
+                 "leaseToken": uuid.uuid4().hex}
+        for record in records:
+            endpoint = self._endpoints.get(record["endpoint"])
+            if endpoint is None or endpoint.room() > 0:
+                record.update(lease)
+
+    def take_new(self, tenant: str, records: list[dict[str, Any]]) -> None:
+        """Queue the records leased by `lease_new`, now in the outbox; wake the claims for the others."""
+        for record in records:
+            if record.get("leaseOwner") != self.owner:
+                self._wake.set()
+            elif not self._stopping:
+                self._enqueue(tenant, record)
+
+    def _enqueue(self, tenant: str, record: dict[str, Any]) -> None:
+        endpoint = self._endpoints.get(record["endpoint"])
+        if endpoint is None:
+            endpoint = self._endpoints[record["endpoint"]] = _Endpoint(record["endpoint"], self)
+        try:
+            endpoint.queue.put_nowait((tenant, record))
+        except asyncio.QueueFull:  # a burst of writes filled it since lease_new: the claims take it later
+            self._settle(tenant, Settled(record["_id"], record["leaseToken"], "release"), None)
+
     async def stop(self) -> None:
         self._stopping = True
         await stop_task(self._task)
@@ -151,10 +181,7 @@ class Dispatcher:
                 records = await outbox.claim(self.owner, now=datetime.now(UTC), lease_s=self.settings.lease_s,
                                              exclude_endpoints=busy, limit=limit)
                 for record in records:
-                    endpoint = self._endpoints.get(record["endpoint"])
-                    if endpoint is None:
-                        endpoint = self._endpoints[record["endpoint"]] = _Endpoint(record["endpoint"], self)
-                    endpoint.queue.put_nowait((tenant, record))
+                    self._enqueue(tenant, record)
                 if len(records) < limit:  # all that was due (or raced for) is taken: no empty claim to learn it
                     break
 
