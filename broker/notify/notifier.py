@@ -199,5 +199,6 @@ class Notifier:
                 continue
             payload = notification_payload(subscription_id, items, now)
             records.append(outbox_record(subscription, payload, tenant, now, self.default_timeout_s, source_tenant))
+        self.dispatcher.lease_new(records)
         await Outbox(db).add(records)
-        self.dispatcher.wake()
+        self.dispatcher.take_new(tenant, records)

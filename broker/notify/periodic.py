@@ -70,5 +70,7 @@ class PeriodicNotifier:
             items = [notification_item(EntityEvent("updated", entity), active.terms, active.compiled.render,
                                        show_changes=False, now=now) for entity in result.entities]
             payload = notification_payload(active.compiled.id, items, now)
-            await Outbox(db).add([outbox_record(active, payload, tenant, now, self.default_timeout_s)])
-            self.dispatcher.wake()
+            records = [outbox_record(active, payload, tenant, now, self.default_timeout_s)]
+            self.dispatcher.lease_new(records)
+            await Outbox(db).add(records)
+            self.dispatcher.take_new(tenant, records)

@@ -2,7 +2,7 @@
 
 Documents are the stored form built by broker/ngsild/subscription.py with `_id` for `id`; the
 delivery status lives under `notification.*` (status, timesSent, timesFailed, lastNotification,
-lastSuccess, lastFailure) and is updated with atomic $set/$inc, never read-modify-write.
+lastSuccess, lastFailure) and is updated with atomic $set/$inc/$max, never read-modify-write.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -82,14 +82,19 @@ class SubscriptionStore:
         """Every subscription of the tenant (the matcher's cache is built from this)."""
         return [_from_document(doc) async for doc in self.collection.find({})]
 
-    async def record_delivery(self, subscription_id: str, *, success: bool, at: datetime) -> None:
-        if success:
-            update = {"$set": {"notification.status": "ok", "notification.lastNotification": at,
-                               "notification.lastSuccess": at}, "$inc": {"notification.timesSent": 1}}
-        else:
-            update = {"$set": {"notification.status": "failed", "notification.lastNotification": at,
-                               "notification.lastFailure": at}, "$inc": {"notification.timesFailed": 1}}
-        await self.collection.update_one({"_id": subscription_id}, update)
+    async def record_deliveries(self, deliveries: list[tuple[str, bool, datetime]]) -> None:
+        """Count (subscription id, success, at) outcomes: one update per subscription, one round trip."""
+        updates: dict[str, dict[str, Any]] = {}
+        for subscription_id, success, at in sorted(deliveries, key=lambda delivery: delivery[2]):
+            update = updates.setdefault(subscription_id, {"$set": {}, "$inc": {}, "$max": {}})
+            counter, last = ("timesSent", "lastSuccess") if success else ("timesFailed", "lastFailure")
+            update["$set"]["notification.status"] = "ok" if success else "failed"
+            update["$inc"][f"notification.{counter}"] = update["$inc"].get(f"notification.{counter}", 0) + 1
+            update["$max"]["notification.lastNotification"] = at
+            update["$max"][f"notification.{last}"] = at
+        if updates:
+            await self.collection.bulk_write([UpdateOne({"_id": subscription_id}, update)
+                                              for subscription_id, update in updates.items()], ordered=False)
 
     async def claim_throttle(self, subscription_id: str, *, throttling_s: float, now: datetime) -> bool:
         """True if a notification may be sent now: at most one per throttling window, across replicas."""

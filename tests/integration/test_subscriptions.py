@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from broker.api.state import SERVICES
 from tests.conftest import API, CORE_CONTEXT
 
 SUB_ID = "urn:ngsi-ld:Subscription:temperature"
@@ -359,3 +361,45 @@ async def test_throttling_and_periodic_keep_working_under_a_burst_of_updates(mak
     latest = [body for _, body in receiver.received if body["subscriptionId"].endswith(":t")]
     assert len(latest) == before + 1
     assert latest[-1]["data"][0]["temperature"]["value"] == -1
+
+
+async def test_the_replica_that_acknowledges_a_write_holds_the_lease_of_its_notification(make_client, receiver):
+    first = await make_client(notify_poll_interval_s=0.05)
+    second = await make_client(notify_poll_interval_s=0.05)
+    await subscribe(first, subscription(receiver.url()))
+    receiver.delay_s = 1.0
+    response = await first.post(f"{API}/entities", json=SENSOR)
+    assert response.status == 201
+    services = first.server.app[SERVICES]
+    [record] = await services.databases.tenant(None)["outbox"].find({}).to_list()
+    assert record["leaseOwner"] == services.dispatcher.owner  # `second` cannot claim it
+    await receiver.wait_for(1)
+    assert await eventually(lambda: _outbox_empty(first))
+    await asyncio.sleep(0.5)
+    assert len(receiver.received) == 1
+    assert second.server.app[SERVICES].dispatcher.owner != services.dispatcher.owner
+
+
+async def test_a_queued_notification_whose_lease_is_nearly_over_is_handed_back_unsent(client, receiver):
+    await subscribe(client, subscription(receiver.url()))
+    services = client.server.app[SERVICES]
+    dispatcher = services.dispatcher
+    outbox = services.databases.tenant(None)["outbox"]
+    now = datetime.now(UTC)
+    record = {"subscriptionId": SUB_ID, "endpoint": receiver.url(), "due": now, "attempts": 0,
+              "request": {"uri": receiver.url(), "headers": {}, "body": {"data": []}, "timeout": 5.0},
+              "leaseOwner": dispatcher.owner, "leaseToken": "queued too long",
+              "leaseUntil": now + timedelta(seconds=dispatcher.settings.lease_s * 0.1), "createdAt": now}
+    await outbox.insert_one(record)
+    await dispatcher.deliver("", record)
+
+    async def released():
+        stored = await outbox.find_one({"_id": record["_id"]})
+        return stored is not None and stored["leaseOwner"] is None
+
+    assert await eventually(released)
+    assert receiver.received == []
+
+
+async def _outbox_empty(client):
+    return await client.server.app[SERVICES].databases.tenant(None)["outbox"].count_documents({}) == 0
