@@ -45,6 +45,8 @@ class NotifyingTenants:
         self._marked: set[str] = set()
         self._discovered = False
         self._polled: tuple[float, list[str]] | None = None
+        self._generation = 0
+        """Bumped by mark(): a read that began before a mark must not be kept as current."""
 
     async def mark(self, tenant: str) -> None:
         """Record that `tenant` has subscriptions (before the first one is stored; idempotent)."""
@@ -54,6 +56,7 @@ class NotifyingTenants:
             await self.collection.update_one({"_id": tenant}, {"$setOnInsert": {"since": datetime.now(UTC)}},
                                              upsert=True)
         self._marked.add(tenant)
+        self._generation += 1
         self._polled = None
 
     async def polled(self) -> list[str]:
@@ -61,12 +64,14 @@ class NotifyingTenants:
         now = time.monotonic()
         if self._polled is not None and now - self._polled[0] < self.max_age_s:
             return self._polled[1]
+        generation = self._generation
         active = [*await self.registry.names(), *self.unregistered]
         if not self._discovered:
             await self._discover(active)
         marked = {doc["_id"] async for doc in self.collection.find({}, {"_id": 1})}
         polled = [tenant for tenant in active if tenant in marked]
-        self._polled = (now, polled)
+        if generation == self._generation:
+            self._polled = (now, polled)
         return polled
 
     async def _discover(self, active: list[str]) -> None:
