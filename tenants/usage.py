@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
@@ -146,11 +146,23 @@ class UsageMeter:
         try:
             tenants = await self.tenants()
             day = self.clock.today()
+            recent = await self._recently_sampled(day)
             for tenant in tenants:
-                self.samples.put((tenant, day), time.time(), await self.sample(tenant))
+                if tenant not in recent:
+                    self.samples.put((tenant, day), time.time(), await self.sample(tenant))
         except PyMongoError as exc:
             log.warning("usage gauges not sampled; trying again at the next flush", error=str(exc)[:200])
             self._next_sample = 0.0
+
+    async def _recently_sampled(self, day: str) -> set[str]:
+        """Tenants whose gauges of `day` a process (any) sampled less than an interval ago. dbStats and
+        the counts are heavy on a large tenant (hundreds of ms of database time): with N processes each
+        tenant is sampled about once per interval, not N times, and a restart does not sample again."""
+        if self.sample_interval_s <= 0:
+            return set()
+        since = datetime.now(UTC) - timedelta(seconds=self.sample_interval_s)
+        cursor = self.collection.find({"day": day, "sampledAt": {"$gte": since}}, {"tenant": 1})
+        return {doc["tenant"] async for doc in cursor}
 
     async def _ensure_indexes(self) -> None:
         if not self._indexed:

@@ -277,3 +277,28 @@ async def test_a_partly_failed_flush_retries_only_the_failed_documents(client, m
         await raw.close()
     assert (await total_of(client, "osaka"))["readRequests"] == 1
     assert (await total_of(client, "default"))["readRequests"] == 1
+
+
+async def test_gauges_are_sampled_once_per_interval_whatever_the_number_of_processes(client):
+    collection = client.server.app[SERVICES].databases.catalog[USAGE]
+    sampled: list[str] = []
+
+    async def sample(tenant: str) -> dict[str, int]:
+        sampled.append(tenant)
+        return {"entitiesStored": 7, "subscriptions": 0, "storageBytes": 100}
+
+    async def tenants() -> list[str]:
+        return ["osaka", "hyogo"]
+
+    def process() -> UsageMeter:
+        return UsageMeter(collection, DayClock("Asia/Tokyo"), flush_interval_s=600, sample_interval_s=300,
+                          sample=sample, tenants=tenants)
+
+    first, second = process(), process()
+    assert await first.flush() is True
+    assert sorted(sampled) == ["hyogo", "osaka"]
+    assert await second.flush() is True  # another process, within the interval: nothing sampled again
+    assert sorted(sampled) == ["hyogo", "osaka"]
+    restarted = process()
+    await restarted.flush()
+    assert len(sampled) == 2
