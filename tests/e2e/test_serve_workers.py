@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -26,16 +27,26 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-async def _serving_pids(base: str, attempts: int = 60) -> set[int]:
-    """The pids that answered /version over fresh connections (the kernel spreads connections)."""
+def _alive(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # gone between the listing and the read
+        return False
+
+
+async def _serving_pids(base: str, timeout_s: float = 30) -> set[int]:
+    """The pids that answered /version over fresh connections (the kernel spreads connections), until
+    both did: /ready answered by one worker says nothing of the other, which may still be starting."""
     pids: set[int] = set()
-    for _ in range(attempts):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session, \
                 session.get(f"{base}/version") as response:
             assert response.status == 200
             pids.add((await response.json())["pid"])
         if len(pids) == 2:
             break
+        await asyncio.sleep(0.05)
     return pids
 
 
@@ -81,8 +92,7 @@ async def test_a_worker_that_dies_is_reported_and_started_again(tmp_path):
         while time.monotonic() < deadline and len(replaced) < 2:
             time.sleep(0.2)
             replaced = [pid for pid in _children(process.pid)
-                        if pid not in embedded_pids(tmp_path) and pid != workers[0]
-                        and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
+                        if pid not in embedded_pids(tmp_path) and pid != workers[0] and _alive(pid)]
         assert len(replaced) == 2 and workers[1] in replaced
         await wait_ready(base, process)
     finally:
