@@ -86,7 +86,8 @@ async def query_entities(request: web.Request) -> web.Response:
 
 
 async def query_entities_by_body(request: web.Request) -> web.Response:
-    """POST /entityOperations/query — 5.7.2 with a Query body (5.2.23)."""
+    """POST /entityOperations/query — 5.7.2 with a Query body (5.2.23); catalog readers as for GET."""
+    view = await catalog_view(request)
     media = negotiate(request.headers.get("Accept"), (JSON, JSON_LD, GEO_JSON))
     _reject_unsupported(request)
     _geometry_property_needs_geojson(request, media)
@@ -99,7 +100,9 @@ async def query_entities_by_body(request: web.Request) -> web.Response:
         body = {key: value for key, value in body.items() if key != "@context"}
     query = parse_query_body(body, ctx.terms, request.query, default_limit=settings.default_limit,
                              max_limit=settings.max_limit, types_implied=ctx.wide_area)
-    return await _answer(request, ctx, query, media, paginate=False)
+    if view is not None:
+        query = restricted(request, query, view)
+    return await _answer(request, ctx, query, media, paginate=False, view=view)
 
 
 def add_routes(app: web.Application) -> None:

@@ -98,13 +98,14 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/tenant/v1/usage"): _READ,
 }
 
-CATALOG_READS = frozenset({("GET", f"{NGSI_LD}/entities"), ("GET", _ENTITY)})
+_QUERY_BY_BODY = ("POST", f"{NGSI_LD}/entityOperations/query")
+CATALOG_READS = frozenset({("GET", f"{NGSI_LD}/entities"), ("GET", _ENTITY), _QUERY_BY_BODY})
 """Readable without access to the tenant, through its published datasets (README "Reading published
 data without a token"): without a token, or with a valid token of another tenant, the middleware
 admits the request as a catalog reader instead of refusing it, and the handler answers only what
 the tenant publishes to that reader (or the refusal it would have had)."""
 
-WIDE_AREA_READS = frozenset({("GET", f"{NGSI_LD}/entities"), ("GET", f"{NGSI_LD}/types"),
+WIDE_AREA_READS = frozenset({("GET", f"{NGSI_LD}/entities"), _QUERY_BY_BODY, ("GET", f"{NGSI_LD}/types"),
                              ("GET", f"{NGSI_LD}/types/{{type}}"), ("GET", f"{NGSI_LD}/attributes"),
                              ("GET", f"{NGSI_LD}/attributes/{{attrId}}")})
 """On the wide-area virtual tenant (KYODO_WIDE_AREA_TENANT) these need no token: everyone is a catalog

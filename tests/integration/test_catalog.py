@@ -255,6 +255,24 @@ async def test_anonymous_query_of_a_published_type_answers_without_withheld_attr
     assert all("ownerPhone" in e for e in await owner.json())
 
 
+async def test_query_by_body_reads_published_types_like_get(broker):
+    await publish_three(broker)
+    query = f"{API}/entityOperations/query"
+    response = await broker.post(query, json={"type": "Query", "entities": [{"type": "TouristSpot"}]},
+                                 params={"options": "keyValues"}, headers=OSAKA)
+    assert response.status == 200, await response.text()
+    assert sorted((e["id"], sorted(e)) for e in await response.json()) == [
+        (f"urn:ngsi-ld:TouristSpot:osaka-{n}", ["id", "location", "name", "rating", "type"]) for n in (1, 2)]
+    secret = await broker.post(query, json={"type": "Query", "entities": [{"type": "Secret"}]}, headers=OSAKA)
+    await problem(secret, 401, "urn:kyodo:error:Unauthorized")
+    withheld = await broker.post(query, json={"type": "Query", "entities": [{"type": "TouristSpot"}],
+                                              "q": "ownerPhone==\"x\""}, headers=OSAKA)
+    await problem(withheld, 403, "urn:kyodo:error:NotPublished")
+    as_member = await broker.post(query, json={"type": "Query", "entities": [{"type": "Secret"}]},
+                                  headers=HYOGO_MEMBER_ON_OSAKA)
+    await problem(as_member, 403, "urn:kyodo:error:Forbidden")
+
+
 async def test_filtering_on_a_withheld_attribute_is_403(broker):
     await publish_three(broker)
     for params in ({"type": "TouristSpot", "q": 'ownerPhone=="06-0000-0000"'},

@@ -67,6 +67,17 @@ async def test_an_anonymous_user_finds_the_datasets_and_pages_one_wide_area_geo_
     assert seen == [(tenant, spot_id(spot)) for tenant, spot in NEAR_ORDER]
 
 
+async def test_a_wide_area_query_by_body_needs_no_token_either(platform):
+    body = {"type": "Query", "entities": [{"type": "TouristSpot"}], "geoQ": {
+        "georel": "near;maxDistance==100000", "geometry": "Point", "coordinates": [135.4959, 34.7025]}}
+    response = await platform.post(f"{API}/entityOperations/query", json=body, params={"limit": "100"},
+                                   headers=OPEN)
+    assert response.status == 200, await response.text()
+    page = await response.json()
+    assert [(entity[SOURCE]["value"], entity["id"]) for entity in page] == [
+        (tenant, spot_id(spot)) for tenant, spot in NEAR_ORDER]
+
+
 async def test_unpublished_types_stay_behind_a_token_everywhere(platform):
     hidden = await platform.get(f"{API}/entities", params={"type": "Secret"}, headers=OPEN)
     assert hidden.status == 200 and await hidden.json() == []  # no tenant publishes it openly
