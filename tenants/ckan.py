@@ -29,7 +29,6 @@ from tenants.datasets import (
     dataset_url,
     display_names,
     display_title,
-    is_member,
     visible_to,
 )
 from tenants.published import DATASETS
@@ -244,7 +243,7 @@ async def _packages(request: web.Request, docs: list[dict[str, Any]]) -> list[di
 
 async def package_list(request: web.Request, params: dict[str, Any]) -> list[str]:
     limit, offset = paging(params, "limit", None)
-    query = visible_to(member=is_member(request))
+    query = await visible_to(request)
     if limit is None:
         return [doc["_id"] for doc in await _catalog(request).all(query)][offset:]
     docs, _ = await _catalog(request).page(query, offset=offset, limit=limit)
@@ -255,7 +254,7 @@ async def package_show(request: web.Request, params: dict[str, Any]) -> dict[str
     name_or_id = params.get("id") or params.get("name_or_id")
     if not isinstance(name_or_id, str) or not name_or_id:
         raise validation_error({"name_or_id": ["Missing value"]})
-    query = {"$and": [visible_to(member=is_member(request)),
+    query = {"$and": [await visible_to(request),
                       {"$or": [{"_id": name_or_id}, {"packageId": name_or_id}]}]}
     docs, _ = await _catalog(request).page(query, offset=0, limit=1)
     if not docs:
@@ -269,7 +268,7 @@ async def package_search(request: web.Request, params: dict[str, Any]) -> dict[s
     if not all(isinstance(value, str) for value in (q, fq, sort)):
         raise validation_error({name: ["Must be a string"] for name in ("q", "fq", "sort")
                                 if not isinstance(params.get(name) or "", str)})
-    query = {"$and": [visible_to(member=is_member(request)), search_filter(q, fq)]}
+    query = {"$and": [await visible_to(request), search_filter(q, fq)]}
     docs, count = await _catalog(request).page(query, offset=start, limit=rows or 0, sort=sort_order(sort))
     return {"count": count, "sort": sort or "score desc, metadata_modified desc", "facets": {},
             "search_facets": {}, "results": await _packages(request, docs)}
@@ -277,7 +276,7 @@ async def package_search(request: web.Request, params: dict[str, Any]) -> dict[s
 
 async def organization_list(request: web.Request, params: dict[str, Any]) -> list[Any]:
     """The tenants that publish a dataset this reader sees; `all_fields=true` gives the organisations."""
-    visible = visible_to(member=is_member(request))
+    visible = await visible_to(request)
     tenants = await _catalog(request).tenants(visible)
     if str(params.get("all_fields", "false")).lower() not in ("true", "1"):
         return tenants

@@ -257,9 +257,14 @@ def base_url(request: web.Request) -> str:
     return configured.rstrip("/") if configured else f"{request.scheme}://{request.host}"
 
 
-def visible_to(*, member: bool) -> dict[str, Any]:
-    """The filter of the datasets a reader sees: open ones, and members-only ones for members."""
-    return {} if member else {"visibility": OPEN}
+async def visible_to(request: web.Request) -> dict[str, Any]:
+    """The filter of the datasets a reader sees: open ones, and members-only ones for members; none of
+    a suspended or deactivated tenant (its data is not served, so its datasets are not advertised)."""
+    query: dict[str, Any] = {} if is_member(request) else {"visibility": OPEN}
+    withdrawn = await services(request).tenants.withdrawn()
+    if withdrawn:
+        query["tenant"] = {"$nin": withdrawn}
+    return query
 
 
 def dataset_url(base: str, name: str) -> str:

@@ -135,6 +135,11 @@ class TenantRegistry:
         cursor = self.collection.find({"status": {"$ne": INACTIVE}}, {"_id": 1}).sort("_id", ASCENDING)
         return [DEFAULT_TENANT] + [doc["_id"] async for doc in cursor]
 
+    async def withdrawn(self) -> list[str]:
+        """Registered tenants that are suspended or deactivated: the catalog stops showing their datasets."""
+        cursor = self.collection.find({"status": {"$in": [SUSPENDED, INACTIVE]}}, {"_id": 1})
+        return [doc["_id"] async for doc in cursor]
+
     async def get(self, name: str) -> TenantRecord | None:
         """The record as the database has it now (the admin API never answers from a cache)."""
         doc = await self.collection.find_one({"_id": name})

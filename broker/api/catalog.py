@@ -31,7 +31,6 @@ from tenants.datasets import (
     dataset_url,
     display_names,
     editable_json,
-    is_member,
     merge_patch,
     new_document,
     visible_to,
@@ -77,7 +76,7 @@ async def list_datasets(request: web.Request) -> web.Response:
     """GET /catalog/v1/datasets — the datasets this reader sees, by name (`tenant`, `limit`, `offset`)."""
     check_params(request, ("tenant", "limit", "offset"))
     limit, offset = page_params(request)
-    query = visible_to(member=is_member(request))
+    query = await visible_to(request)
     if "tenant" in request.query:
         query["tenant"] = _normalized(request.query["tenant"], "tenant")
     docs, total = await request.app[DATASET_CATALOG].page(query, offset=offset, limit=limit)
@@ -125,7 +124,7 @@ async def dcat_catalog(request: web.Request) -> web.Response:
     """GET /catalog/v1/dcat — the datasets this reader sees as a DCAT-AP catalog in JSON-LD."""
     check_params(request, ())
     svc = services(request)
-    docs = await request.app[DATASET_CATALOG].all(visible_to(member=is_member(request)))
+    docs = await request.app[DATASET_CATALOG].all(await visible_to(request))
     names = await display_names(svc.tenants.collection, sorted({doc["tenant"] for doc in docs}))
     base = base_url(request)
     datasets = [render_dataset(doc, base, doc.get("publisher") or names.get(doc["tenant"]) or doc["tenant"])
@@ -155,8 +154,10 @@ def _identity(doc: dict[str, Any], member: str) -> Any:
 
 async def _visible(request: web.Request) -> dict[str, Any]:
     name = request.match_info["name"]
-    doc = await request.app[DATASET_CATALOG].get(name)
-    if doc is None or (doc.get("visibility") != "open" and not is_member(request)):
+    docs, _ = await request.app[DATASET_CATALOG].page({"$and": [await visible_to(request), {"_id": name}]},
+                                                      offset=0, limit=1)
+    doc = docs[0] if docs else None
+    if doc is None:
         raise ResourceNotFound(f"No dataset named {name!r} is published to this reader")
     return doc
 

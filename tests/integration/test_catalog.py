@@ -334,6 +334,27 @@ async def test_unpublishing_makes_anonymous_reads_401_again_at_once(broker):
     assert (await broker.get(f"{DATASETS}/osaka-tourism-spots")).status == 404
 
 
+async def test_a_suspended_tenants_datasets_leave_the_catalog_until_it_is_active_again(broker):
+    await publish_three(broker)
+
+    async def shown() -> tuple[list[str], list[str], int]:
+        listed = [d["name"] for d in await (await broker.get(DATASETS)).json()]
+        search = await (await broker.get(f"{ACTION}/package_search")).json()
+        dcat = await (await broker.get("/catalog/v1/dcat")).json()
+        return listed, sorted(p["name"] for p in search["result"]["results"]), len(dcat["dcat:dataset"])
+
+    assert await shown() == (["hyogo-parking", "osaka-tourism-spots"], ["hyogo-parking", "osaka-tourism-spots"], 2)
+    suspend = await broker.patch("/admin/v1/tenants/osaka", json={"status": "suspended"},
+                                 headers={**ADMIN, "Content-Type": "application/merge-patch+json"})
+    assert suspend.status == 200, await suspend.text()
+    assert await shown() == (["hyogo-parking"], ["hyogo-parking"], 1)
+    assert (await broker.get(f"{DATASETS}/osaka-tourism-spots")).status == 404
+    resume = await broker.patch("/admin/v1/tenants/osaka", json={"status": "active"},
+                                headers={**ADMIN, "Content-Type": "application/merge-patch+json"})
+    assert resume.status == 200
+    assert (await shown())[0] == ["hyogo-parking", "osaka-tourism-spots"]
+
+
 async def test_purging_a_tenant_unpublishes_its_datasets_and_the_audit_log_names_them(broker):
     await publish_three(broker)
     assert (await broker.delete("/admin/v1/tenants/osaka", params={"purge": "true"}, headers=ADMIN)).status == 204
