@@ -138,19 +138,6 @@ class NewDataset(DatasetSpec):
     """Optional; when given it must be the NGSILD-Tenant of the request (403 otherwise)."""
 
 
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7396 JSON Merge Patch."""
-    if not isinstance(patch, dict):
-        return patch
-    merged = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = merge_patch(merged.get(key), value)
-    return merged
-
-
 def new_document(spec: NewDataset, tenant: str, entity_type: str, excluded: list[str], now: datetime) -> dict[str, Any]:
     members = spec.members()
     members["excludedAttributes"] = excluded

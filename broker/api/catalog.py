@@ -18,6 +18,7 @@ from broker.api.state import SERVICES, services
 from broker.auth.errors import Forbidden
 from broker.ngsild.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from broker.ngsild.media import JSON_LD
+from broker.ngsild.merge import merge_patch
 from broker.ngsild.names import is_valid_name
 from broker.store.discovery import list_types
 from tenants.datasets import (
@@ -31,7 +32,6 @@ from tenants.datasets import (
     dataset_url,
     display_names,
     editable_json,
-    merge_patch,
     new_document,
     visible_to,
 )

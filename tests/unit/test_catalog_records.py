@@ -1,4 +1,4 @@
-"""Pure parts of the shared catalog: CKAN parameter validation and search filters, merge-patch, bodies."""
+"""Pure parts of the shared catalog: CKAN parameter validation and search filters, bodies."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tenants.ckan import CkanError, natural_number, paging, search_filter, sort_order
-from tenants.datasets import DatasetSpec, merge_patch
+from tenants.datasets import DatasetSpec
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -53,12 +53,6 @@ def test_sort_accepts_ckan_fields_and_ignores_score() -> None:
     assert sort_order("name desc") == [("_id", -1), ("_id", 1)]
     with pytest.raises(CkanError):
         sort_order("name sideways")
-
-
-def test_merge_patch_follows_rfc_7396() -> None:
-    target = {"title": {"ja": "避難所", "en": "Shelters"}, "keywords": ["a"], "contact": {"name": "x"}}
-    patch = {"title": {"en": None}, "keywords": ["b", "c"], "contact": None, "publisher": "兵庫県"}
-    assert merge_patch(target, patch) == {"title": {"ja": "避難所"}, "keywords": ["b", "c"], "publisher": "兵庫県"}
 
 
 def test_members_drop_duplicate_keywords_and_absent_languages() -> None:
