@@ -14,6 +14,7 @@ from pydantic.alias_generators import to_camel
 from broker.api.http import read_json
 from broker.api.state import services
 from broker.ngsild.errors import BadRequestData, HttpError
+from broker.ngsild.query import MAX_OFFSET, non_negative
 from tenants.names import normalize_tenant
 
 JSON = "application/json"
@@ -68,17 +69,10 @@ async def json_body(request: web.Request, *media_types: str, hint: str = "") -> 
 def page_params(request: web.Request) -> tuple[int, int]:
     """`limit` (default KYODO_DEFAULT_LIMIT, at most KYODO_MAX_LIMIT) and `offset` of a list request."""
     settings = services(request).settings
-    limit = _non_negative(request, "limit", settings.default_limit)
-    offset = _non_negative(request, "offset", 0)
+    limit = non_negative(request.query, "limit", settings.default_limit)
+    offset = non_negative(request.query, "offset", 0)
     if limit > settings.max_limit:
         raise BadRequestData(f"URL parameter 'limit' may be at most {settings.max_limit}, got {limit}")
+    if offset > MAX_OFFSET:
+        raise BadRequestData(f"offset={offset} is too large")
     return limit, offset
-
-
-def _non_negative(request: web.Request, name: str, default: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit():
-        raise BadRequestData(f"URL parameter '{name}' must be a non-negative integer, got {raw!r}")
-    return int(raw)

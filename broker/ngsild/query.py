@@ -143,8 +143,8 @@ def parse_query_body(body: Any, terms: TermMap, url_query: Mapping[str, str], *,
 def parse_pagination(query: Mapping[str, str], *, default_limit: int, max_limit: int) -> tuple[int, int, bool]:
     """(limit, offset, count) of a query (5.5.9, 6.3.10, 6.3.13)."""
     count = parse_boolean(query, "count")
-    limit = _non_negative(query, "limit", default_limit)
-    offset = _non_negative(query, "offset", 0)
+    limit = non_negative(query, "limit", default_limit)
+    offset = non_negative(query, "offset", 0)
     if limit > max_limit:
         raise TooManyResults(f"limit={limit} is above this broker's maximum page size of {max_limit}")
     if limit == 0 and not count:
@@ -216,7 +216,8 @@ def _check_attrs(render: RenderOptions) -> None:
             raise BadRequestData(f"attrs names attributes; {name.lstrip('@')!r} is not one")
 
 
-def _non_negative(query: Mapping[str, str], name: str, default: int) -> int:
+def non_negative(query: Mapping[str, str], name: str, default: int) -> int:
+    """An integer parameter ≥ 0 (ASCII digits, at most 18 of them); `default` when absent."""
     raw = query.get(name)
     if raw is None:
         return default

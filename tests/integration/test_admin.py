@@ -176,8 +176,11 @@ async def test_list_filters_by_status(client):
 
 
 @pytest.mark.parametrize(("params", "status", "type_", "detail"), [
-    ({"limit": "-1"}, 400, "BadRequestData", "URL parameter 'limit' must be a non-negative integer, got '-1'"),
-    ({"offset": "x"}, 400, "BadRequestData", "URL parameter 'offset' must be a non-negative integer, got 'x'"),
+    ({"limit": "-1"}, 400, "BadRequestData", "limit must be a non-negative integer, got '-1'"),
+    ({"offset": "x"}, 400, "BadRequestData", "offset must be a non-negative integer, got 'x'"),
+    ({"limit": "²"}, 400, "BadRequestData", "limit must be a non-negative integer, got '²'"),
+    ({"offset": "9" * 30}, 400, "BadRequestData", f"offset must be a non-negative integer, got '{'9' * 30}'"),
+    ({"offset": "9999999999"}, 400, "BadRequestData", "offset=9999999999 is too large"),
     ({"limit": "1001"}, 400, "BadRequestData", "URL parameter 'limit' may be at most 1000, got 1001"),
     ({"status": "deleted"}, 400, "BadRequestData",
      "URL parameter 'status' must be one of active, suspended, inactive, got 'deleted'"),
