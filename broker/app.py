@@ -79,7 +79,7 @@ def create_app(settings: Settings, mongo_url: str, *,
         endpoint_concurrency=settings.notify_endpoint_concurrency,
         endpoint_queue=settings.notify_endpoint_queue,
     ), on_delivery=delivered)
-    published = PublishedTypes(databases.catalog[DATASETS], settings.tenant_cache_ttl_s)
+    published = PublishedTypes(databases.catalog[DATASETS], tenants, settings.tenant_cache_ttl_s)
     periodic = PeriodicNotifier(databases, notifying, cache, dispatcher,
                                 poll_interval_s=settings.notify_poll_interval_s,
                                 default_timeout_s=settings.notify_default_timeout_s)

@@ -195,6 +195,8 @@ async def update_tenant(request: web.Request) -> web.Response:
     updated = await services(request).tenants.update(name, changes)
     if updated is None:
         raise _not_found(name)
+    if "status" in changes:
+        services(request).published.forget()  # a suspended tenant's datasets leave the catalog at once
     before, after = tenant_json(updated[0]), tenant_json(updated[1])
     await _audit(request, UPDATE, name, before, after)
     return json_response(after)
@@ -210,6 +212,7 @@ async def delete_tenant(request: web.Request) -> web.Response:
         updated = await svc.tenants.update(name, {"status": INACTIVE})
         if updated is None:
             raise _not_found(name)
+        svc.published.forget()
         await _audit(request, DELETE, name, tenant_json(updated[0]), tenant_json(updated[1]))
         return no_content()
     record = await _registered(request)

@@ -281,7 +281,7 @@ async def organization_list(request: web.Request, params: dict[str, Any]) -> lis
     if str(params.get("all_fields", "false")).lower() not in ("true", "1"):
         return tenants
     names = await display_names(services(request).tenants.collection, tenants)
-    counts = {tenant: (await _catalog(request).page({**visible, "tenant": tenant}, offset=0, limit=0))[1]
+    counts = {tenant: (await _catalog(request).page({"$and": [visible, {"tenant": tenant}]}, offset=0, limit=0))[1]
               for tenant in tenants}
     return [organization(tenant, names.get(tenant), counts[tenant]) for tenant in tenants]
 

@@ -248,7 +248,7 @@ async def visible_to(request: web.Request) -> dict[str, Any]:
     """The filter of the datasets a reader sees: open ones, and members-only ones for members; none of
     a suspended or deactivated tenant (its data is not served, so its datasets are not advertised)."""
     query: dict[str, Any] = {} if is_member(request) else {"visibility": OPEN}
-    withdrawn = await services(request).tenants.withdrawn()
+    withdrawn = sorted(await services(request).published.withdrawn())
     if withdrawn:
         query["tenant"] = {"$nin": withdrawn}
     return query

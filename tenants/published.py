@@ -11,9 +11,11 @@ A dataset document (collection `datasets` of the shared catalog; written by the 
      "license": "CC-BY-4.0", "publisher": "大阪府", "contact": {"name": "…", "email": "…"},
      "updateFrequency": "daily", "spatial": {…}, "issued": ISODate, "modified": ISODate}
 
-Only `tenant`, `entityType`, `visibility` and `excludedAttributes` matter here. Lookups are cached
-per process for a short TTL (a publication made on another replica is seen within it); the replica
-that publishes or unpublishes calls `forget()` so it sees its own change at once.
+Only `tenant`, `entityType`, `visibility` and `excludedAttributes` matter here. A suspended or
+deactivated tenant publishes nothing (its data is not served): its datasets are left out of every
+answer here and `withdrawn()` names it for the catalog's listings. Lookups are cached per process for
+a short TTL (a change made on another replica is seen within it); the replica that publishes,
+unpublishes or changes a tenant's status calls `forget()` so it sees its own change at once.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from tenants.registry import TenantRegistry
+
 DATASETS = "datasets"
 OPEN, MEMBERS = "open", "members"
-VISIBILITIES = (OPEN, MEMBERS)
 
 
 @dataclass(frozen=True)
@@ -56,19 +59,28 @@ _PROJECTION = {"tenant": 1, "entityType": 1, "visibility": 1, "excludedAttribute
 class PublishedTypes:
     """The published types, read from the catalog and kept for `ttl_s` seconds."""
 
-    def __init__(self, collection: AsyncCollection, ttl_s: float = 5.0) -> None:
+    def __init__(self, collection: AsyncCollection, registry: TenantRegistry, ttl_s: float = 5.0) -> None:
         self.collection = collection
+        self.registry = registry
         self.ttl_s = ttl_s
-        self._all: tuple[float, tuple[PublishedType, ...]] | None = None
+        self._snapshot: tuple[float, tuple[PublishedType, ...], frozenset[str]] | None = None
+
+    async def _read(self) -> tuple[tuple[PublishedType, ...], frozenset[str]]:
+        if self._snapshot is None or time.monotonic() - self._snapshot[0] >= self.ttl_s:
+            withdrawn = frozenset(await self.registry.withdrawn())
+            cursor = self.collection.find({}, _PROJECTION).sort([("tenant", 1), ("entityType", 1)])
+            published = tuple([p async for doc in cursor
+                               if (p := PublishedType.from_document(doc)).tenant not in withdrawn])
+            self._snapshot = (time.monotonic(), published, withdrawn)
+        return self._snapshot[1], self._snapshot[2]
 
     async def all(self) -> tuple[PublishedType, ...]:
-        """Every published type of every tenant, in (tenant, entity type) order."""
-        if self._all is not None and time.monotonic() - self._all[0] < self.ttl_s:
-            return self._all[1]
-        cursor = self.collection.find({}, _PROJECTION).sort([("tenant", 1), ("entityType", 1)])
-        published = tuple([PublishedType.from_document(doc) async for doc in cursor])
-        self._all = (time.monotonic(), published)
-        return published
+        """Every published type of every tenant that is not withdrawn, in (tenant, entity type) order."""
+        return (await self._read())[0]
+
+    async def withdrawn(self) -> frozenset[str]:
+        """The suspended and deactivated tenants: their datasets are not shown."""
+        return (await self._read())[1]
 
     async def of_tenant(self, tenant: str, *, member: bool) -> dict[str, PublishedType]:
         """The tenant's types readable by this reader: entity type → its publication."""
@@ -79,5 +91,5 @@ class PublishedTypes:
         return tuple(p for p in await self.all() if p.visibility == OPEN)
 
     def forget(self) -> None:
-        """Drop the cached list (after this process published or unpublished something)."""
-        self._all = None
+        """Drop the cached snapshot (after this process published, unpublished or changed a tenant's status)."""
+        self._snapshot = None

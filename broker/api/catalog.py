@@ -78,7 +78,7 @@ async def list_datasets(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
     query = await visible_to(request)
     if "tenant" in request.query:
-        query["tenant"] = _normalized(request.query["tenant"], "tenant")
+        query = {"$and": [query, {"tenant": _normalized(request.query["tenant"], "tenant")}]}
     docs, total = await request.app[DATASET_CATALOG].page(query, offset=offset, limit=limit)
     return json_response([dataset_json(doc) for doc in docs], headers={"X-Total-Count": str(total)})
 

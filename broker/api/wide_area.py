@@ -24,7 +24,6 @@ from broker.ngsild.query_ast import EntityQuery
 from broker.ngsild.wide_area import MergedPage, TenantPage, merge_discovery, merge_pages, tenant_query, views_by_tenant
 from broker.store.query import find_entities
 from tenants.errors import ReadOnlyTenant
-from tenants.registry import ACTIVE
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -46,13 +45,11 @@ async def read_only_middleware(request: web.Request, handler: Handler) -> web.St
 
 
 async def open_views(svc: Services) -> dict[str, CatalogView]:
-    """Each active tenant publishing open datasets → what the wide-area tenant sees of it."""
-    views = views_by_tenant((p.tenant, p.entity_type, p.excluded_attributes)
-                            for p in await svc.published.open_types()
-                            if p.tenant and p.tenant != svc.settings.wide_area_tenant)
-    records = await asyncio.gather(*(svc.tenants.lookup(tenant) for tenant in views))
-    return {tenant: view for (tenant, view), record in zip(views.items(), records, strict=True)
-            if record is not None and record.status == ACTIVE}
+    """Each active tenant publishing open datasets → what the wide-area tenant sees of it (suspended and
+    deactivated tenants publish nothing: tenants/published.py)."""
+    return views_by_tenant((p.tenant, p.entity_type, p.excluded_attributes)
+                           for p in await svc.published.open_types()
+                           if p.tenant and p.tenant != svc.settings.wide_area_tenant)
 
 
 async def query_page(ctx: RequestContext, query: EntityQuery) -> MergedPage:

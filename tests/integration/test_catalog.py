@@ -349,6 +349,7 @@ async def test_a_suspended_tenants_datasets_leave_the_catalog_until_it_is_active
     assert suspend.status == 200, await suspend.text()
     assert await shown() == (["hyogo-parking"], ["hyogo-parking"], 1)
     assert (await broker.get(f"{DATASETS}/osaka-tourism-spots")).status == 404
+    assert await (await broker.get(DATASETS, params={"tenant": "osaka"})).json() == []
     resume = await broker.patch("/admin/v1/tenants/osaka", json={"status": "active"},
                                 headers={**ADMIN, "Content-Type": "application/merge-patch+json"})
     assert resume.status == 200

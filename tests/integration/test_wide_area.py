@@ -53,19 +53,17 @@ def tourist_spot(spot: str, lon: float, lat: float, category: str, rating: float
 
 async def publish(client, tenant: str, entity_type: str, *, visibility: str = "open",
                   excluded: tuple[str, ...] = ()) -> None:
-    """A dataset document of the documented shape (tenants/published.py), as the catalog API writes it."""
-    services = client.app[SERVICES]
-    await services.databases.catalog["datasets"].insert_one({
-        "_id": f"{tenant}-{entity_type.lower()}", "tenant": tenant, "entityType": DEFAULT + entity_type,
-        "visibility": visibility, "excludedAttributes": [DEFAULT + name for name in excluded],
-        "title": {"ja": f"{tenant} {entity_type}", "en": f"{tenant} {entity_type}"}, "license": "CC-BY-4.0"})
-    services.published.forget()
+    """Publish through the catalog API (tenants/published.py reads what it writes)."""
+    response = await client.post("/catalog/v1/datasets", headers={"NGSILD-Tenant": tenant}, json={
+        "name": f"{tenant}-{entity_type.lower()}", "entityType": entity_type, "visibility": visibility,
+        "excludedAttributes": list(excluded), "title": {"ja": f"{tenant} {entity_type}"}, "license": "CC-BY-4.0"})
+    assert response.status == 201, await response.text()
 
 
 async def unpublish(client, tenant: str, entity_type: str) -> None:
-    services = client.app[SERVICES]
-    await services.databases.catalog["datasets"].delete_one({"_id": f"{tenant}-{entity_type.lower()}"})
-    services.published.forget()
+    response = await client.delete(f"/catalog/v1/datasets/{tenant}-{entity_type.lower()}",
+                                   headers={"NGSILD-Tenant": tenant})
+    assert response.status == 204, await response.text()
 
 
 async def create(client, tenant: str, entity: dict[str, Any]) -> None:
@@ -205,6 +203,24 @@ async def test_a_dataset_unpublished_disappears_from_results(prefectures):
     await unpublish(prefectures, "kyoto", "TouristSpot")
     body = await (await get_entities(prefectures, {**NEAR, "limit": "20"})).json()
     assert sources(body) == [pair for pair in NEAR_ORDER if pair[0] != "kyoto"]
+
+
+async def test_a_suspended_tenant_leaves_the_wide_area_until_it_is_active_again(prefectures):
+    async def tenants_seen() -> set[str]:
+        response = await prefectures.get(f"{API}/entities", params={**NEAR, "limit": "100"}, headers=OPEN)
+        assert response.status == 200, await response.text()
+        return {entity[SOURCE]["value"] for entity in await response.json()}
+
+    async def set_status(status: str) -> None:
+        response = await prefectures.patch("/admin/v1/tenants/kyoto", json={"status": status},
+                                           headers={"Content-Type": "application/merge-patch+json"})
+        assert response.status == 200, await response.text()
+
+    assert await tenants_seen() == {"osaka", "hyogo", "kyoto"}
+    await set_status("suspended")
+    assert await tenants_seen() == {"osaka", "hyogo"}
+    await set_status("active")
+    assert await tenants_seen() == {"osaka", "hyogo", "kyoto"}
 
 
 async def test_a_query_by_body_and_geojson_output_read_the_wide_area_too(prefectures):
