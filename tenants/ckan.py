@@ -254,12 +254,11 @@ async def package_show(request: web.Request, params: dict[str, Any]) -> dict[str
     name_or_id = params.get("id") or params.get("name_or_id")
     if not isinstance(name_or_id, str) or not name_or_id:
         raise validation_error({"name_or_id": ["Missing value"]})
-    query = {"$and": [await visible_to(request),
-                      {"$or": [{"_id": name_or_id}, {"packageId": name_or_id}]}]}
-    docs, _ = await _catalog(request).page(query, offset=0, limit=1)
-    if not docs:
+    doc = await _catalog(request).find_one({"$and": [await visible_to(request),
+                                                     {"$or": [{"_id": name_or_id}, {"packageId": name_or_id}]}]})
+    if doc is None:
         raise not_found()
-    return (await _packages(request, docs))[0]
+    return (await _packages(request, [doc]))[0]
 
 
 async def package_search(request: web.Request, params: dict[str, Any]) -> dict[str, Any]:

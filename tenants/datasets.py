@@ -194,8 +194,9 @@ class DatasetCatalog:
             raise DatasetExists(f"Tenant '{doc['tenant']}' already publishes entity type '{doc['entityType']}' "
                                 f"as dataset '{same_type['_id']}'; change that one with PATCH")
 
-    async def get(self, name: str) -> dict[str, Any] | None:
-        return await self.collection.find_one({"_id": name})
+    async def find_one(self, query: dict[str, Any]) -> dict[str, Any] | None:
+        """The dataset a MongoDB filter matches (one read)."""
+        return await self.collection.find_one(query)
 
     async def page(self, query: dict[str, Any], *, offset: int, limit: int,
                    sort: list[tuple[str, int]] | None = None) -> tuple[list[dict[str, Any]], int]:

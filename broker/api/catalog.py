@@ -20,7 +20,7 @@ from broker.ngsild.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from broker.ngsild.media import JSON_LD
 from broker.ngsild.merge import merge_patch
 from broker.ngsild.names import is_valid_name
-from broker.store.discovery import list_types
+from broker.store.discovery import holds_type
 from tenants.datasets import (
     DATASETS_PATH,
     DatasetCatalog,
@@ -59,7 +59,7 @@ async def publish_dataset(request: web.Request) -> web.Response:
         raise Forbidden(f"The body names tenant {spec.tenant!r} but the request acts for tenant '{ctx.tenant}': "
                         "a tenant publishes only its own entity types")
     entity_type = _expand(ctx, spec.entity_type, "entityType")
-    if entity_type not in await list_types(ctx.db):
+    if not await holds_type(ctx.db, entity_type):
         raise BadRequestData(f"Tenant '{ctx.tenant}' holds no entity of type '{entity_type}': a tenant publishes "
                              "only entity types it holds (create its entities first)")
     excluded = [_expand(ctx, name, "excludedAttributes") for name in spec.excluded_attributes]
@@ -96,12 +96,12 @@ async def update_dataset(request: web.Request) -> web.Response:
     if not isinstance(patch, dict) or not patch:
         raise BadRequestData("The body must be a non-empty JSON object of the members to change")
     doc = await _owned(request)
-    fixed = sorted(name for name in _IDENTITY if name in patch and patch[name] != _identity(doc, name))
+    ctx = await request_context(request)
+    fixed = sorted(name for name in _IDENTITY if name in patch and not _same_identity(ctx, doc, name, patch[name]))
     if fixed:
         raise BadRequestData(f"'{fixed[0]}' cannot be changed: unpublish the dataset (DELETE) and publish it again")
     changes = {key: value for key, value in patch.items() if key not in _IDENTITY}
     spec = validated(DatasetSpec, merge_patch(editable_json(doc), changes))
-    ctx = await request_context(request)
     members = spec.members()
     members["excludedAttributes"] = [_expand(ctx, name, "excludedAttributes") for name in spec.excluded_attributes]
     updated = {key: value for key, value in {**doc, **members}.items() if value is not None}
@@ -148,15 +148,21 @@ def _expand(ctx: RequestContext, name: str, member: str) -> str:
     return ctx.terms.expand(name)
 
 
-def _identity(doc: dict[str, Any], member: str) -> Any:
-    return {"name": doc["_id"], "entityType": doc["entityType"], "tenant": doc["tenant"]}[member]
+def _same_identity(ctx: RequestContext, doc: dict[str, Any], member: str, value: Any) -> bool:
+    """Whether a PATCH repeats the dataset's name, entity type or tenant, spelled as POST accepts them
+    (a type expanded with the request's @context, a tenant in any case)."""
+    if not isinstance(value, str):
+        return False
+    if member == "entityType":
+        return _expand(ctx, value, member) == doc["entityType"]
+    if member == "tenant":
+        return _normalized(value, member) == doc["tenant"]
+    return value == doc["_id"]
 
 
 async def _visible(request: web.Request) -> dict[str, Any]:
     name = request.match_info["name"]
-    docs, _ = await request.app[DATASET_CATALOG].page({"$and": [await visible_to(request), {"_id": name}]},
-                                                      offset=0, limit=1)
-    doc = docs[0] if docs else None
+    doc = await request.app[DATASET_CATALOG].find_one({"$and": [await visible_to(request), {"_id": name}]})
     if doc is None:
         raise ResourceNotFound(f"No dataset named {name!r} is published to this reader")
     return doc

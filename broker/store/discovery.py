@@ -59,6 +59,11 @@ async def _catalog(db: AsyncDatabase, view: View | None) -> _Catalog:
     return catalog
 
 
+async def holds_type(db: AsyncDatabase, entity_type: str) -> bool:
+    """True when at least one entity of the tenant has the (expanded) type: one indexed lookup."""
+    return await db[ENTITIES].find_one({"type": entity_type}, {"_id": 1}) is not None
+
+
 async def list_types(db: AsyncDatabase, view: View | None = None) -> list[str]:
     """5.7.5: the expanded types of all entities, sorted."""
     return sorted((await _catalog(db, view)).type_attributes)

@@ -202,6 +202,11 @@ async def test_patch_merges_members_and_keeps_the_identity(broker):
                                              json={"entityType": "Shelter"}), 400,
                           "https://uri.etsi.org/ngsi-ld/errors/BadRequestData")
     assert fixed["detail"].startswith("'entityType' cannot be changed")
+    # the identity repeated as it was published (short type name, tenant in another case) is no change
+    same = await broker.patch(f"{DATASETS}/osaka-tourism-spots", headers=OSAKA_OWNER, json={
+        "name": "osaka-tourism-spots", "entityType": "TouristSpot", "tenant": "Osaka", "keywords": ["tourism"]})
+    assert same.status == 200, await same.text()
+    assert (await same.json())["keywords"] == ["tourism"]
 
 
 async def test_only_the_datasets_tenant_changes_or_unpublishes_it(broker):
