@@ -197,7 +197,10 @@ class Dispatcher:
         request["timeout"] = min(float(request.get("timeout", 10.0)), left)
         try:
             await self.senders.send(request)
-        except DeliveryError as exc:
+        except Exception as exc:  # a DeliveryError or a bug: a failed attempt either way, dropped at the limit
+            if not isinstance(exc, DeliveryError):
+                log.exception("notification send crashed; counted as a failed attempt",
+                              subscription=record["subscriptionId"], endpoint=record["endpoint"])
             now = datetime.now(UTC)
             attempt = record.get("attempts", 0) + 1
             status = (record["subscriptionId"], False, now)

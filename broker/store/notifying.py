@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from broker.store.client import Databases
-from broker.store.outbox import OUTBOX
+from broker.store.outbox import OUTBOX, Outbox
 from broker.store.subscriptions import SUBSCRIPTIONS
 from tenants.registry import TenantRegistry
 
@@ -52,6 +52,7 @@ class NotifyingTenants:
         """Record that `tenant` has subscriptions (before the first one is stored; idempotent)."""
         if tenant in self._marked:
             return
+        await Outbox(self.databases.tenant(tenant or None)).ensure_indexes()  # claims read it every round
         with contextlib.suppress(DuplicateKeyError):  # another replica's upsert of the same tenant came first
             await self.collection.update_one({"_id": tenant}, {"$setOnInsert": {"since": datetime.now(UTC)}},
                                              upsert=True)

@@ -42,6 +42,7 @@ class Outbox:
         self.collection = db[OUTBOX]
 
     async def ensure_indexes(self) -> None:
+        """The claim's index: due records, oldest first."""
         await self.collection.create_index([("due", ASCENDING)], name="due")
 
     async def add(self, records: list[dict[str, Any]]) -> None:
@@ -73,7 +74,8 @@ class Outbox:
              for record in candidates], ordered=False)
         if result.modified_count == len(candidates):
             return [{**record, **lease} for record in candidates]
-        return await self.collection.find({"leaseToken": token}, sort=[("due", ASCENDING)]).to_list()
+        mine = {"_id": {"$in": [record["_id"] for record in candidates]}, "leaseToken": token}
+        return await self.collection.find(mine, sort=[("due", ASCENDING)]).to_list()
 
     async def settle(self, outcomes: list[Settled]) -> None:
         """Write the outcomes of leased notifications in one round trip; only the lease holder's count."""

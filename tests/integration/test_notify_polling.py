@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from datetime import UTC, datetime
+
 from broker.api.state import SERVICES
 from broker.store.notifying import NOTIFYING
 from tests.conftest import API
@@ -42,3 +46,28 @@ async def test_subscriptions_stored_before_the_polling_records_existed_are_found
     await _services(first).databases.catalog[NOTIFYING].delete_many({})  # as an earlier version left it
     later = await make_client()
     assert await _services(later).dispatcher.notifying.polled() == ["older"]
+
+
+async def test_a_marked_tenants_outbox_has_its_claim_index(client):
+    await _services(client).dispatcher.notifying.mark("indexed")
+    outbox = _services(client).databases.tenant("indexed")["outbox"]
+    indexes = {index["name"]: dict(index["key"]) async for index in await outbox.list_indexes()}
+    assert indexes["due"] == {"due": 1}
+
+
+async def test_a_notification_whose_send_crashes_is_retried_then_dropped_not_resent_forever(make_client):
+    client = await make_client(notify_max_attempts=2, notify_backoff_base_s=0.05, notify_poll_interval_s=0.1)
+    services = _services(client)
+    await services.tenants.ensure("broken")
+    await services.dispatcher.notifying.mark("broken")
+    outbox = services.databases.tenant("broken")["outbox"]
+    now = datetime.now(UTC)
+    # no "headers": the HTTP sender fails with a KeyError, not a DeliveryError
+    await outbox.insert_one({"subscriptionId": "urn:ngsi-ld:Subscription:s", "endpoint": "http://127.0.0.1:9/",
+                             "request": {"uri": "http://127.0.0.1:9/", "body": {}}, "due": now, "attempts": 0,
+                             "leaseOwner": None, "leaseUntil": None, "createdAt": now})
+    services.dispatcher.wake()
+    deadline = time.monotonic() + 10
+    while await outbox.count_documents({}) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert await outbox.count_documents({}) == 0, await outbox.find_one({})
