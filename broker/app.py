@@ -126,7 +126,7 @@ def tenant_label(request: web.Request) -> str | None:
 async def _refresh_metrics(app: web.Application) -> None:
     """Outbox depth per tenant, read when Prometheus scrapes (a count per tenant, not per request)."""
     svc = app[SERVICES]
-    for tenant in await svc.tenants.names():
+    for tenant in await svc.dispatcher.notifying.polled():  # only these have an outbox (the wide-area one too)
         depth = await Outbox(svc.databases.tenant(tenant or None)).depth()
         app[METRICS].outbox_depth.labels(tenant or "default").set(depth)
 

@@ -53,6 +53,8 @@ class PeriodicNotifier:
             await asyncio.sleep(self.poll_interval_s)
 
     async def _run_tenant(self, tenant: str) -> None:
+        if not (await self.cache.get(tenant)).periodic:
+            return  # no timeInterval subscription (as of the cache's TTL): no claim to make
         db = self.databases.tenant(tenant or None)
         store = SubscriptionStore(db)
         while (stored := await store.claim_periodic(datetime.now(UTC))) is not None:

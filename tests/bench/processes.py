@@ -14,33 +14,9 @@ from pathlib import Path
 import aiohttp
 
 from broker.store.embedded import EmbeddedDatabase, free_port
+from tests.procfs import tree
 
 _TICKS_PER_S = os.sysconf("SC_CLK_TCK")
-
-
-def _children() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    return children
-
-
-def _tree(root: int) -> list[int]:
-    """`root` and its descendants (a broker with several workers counts as one)."""
-    children = _children()
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, ()))
-    return found
 
 
 def _cpu_ticks(pid: int) -> tuple[int, int]:
@@ -64,7 +40,7 @@ class CpuMeter:
     def snapshot(self) -> dict[int, tuple[int, int]]:
         if self.root is None:
             return {}
-        return {pid: _cpu_ticks(pid) for pid in _tree(self.root)}
+        return {pid: _cpu_ticks(pid) for pid in tree(self.root)}
 
     def start(self) -> None:
         self._start = self.snapshot()

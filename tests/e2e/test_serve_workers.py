@@ -12,19 +12,7 @@ import aiohttp
 
 from broker.store.embedded import free_port
 from tests.e2e.test_serve_process import API, ENTITY, embedded_pids, start_broker, stop, wait_ready
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
+from tests.procfs import children
 
 
 def _alive(pid: int) -> bool:
@@ -56,7 +44,7 @@ async def test_two_workers_serve_one_port_share_the_embedded_database_and_stop_o
     process = start_broker(tmp_path, port, {"KYODO_WORKERS": "2"})
     try:
         await wait_ready(base, process)
-        workers = [pid for pid in _children(process.pid) if pid not in embedded_pids(tmp_path)]
+        workers = [pid for pid in children().get(process.pid, []) if pid not in embedded_pids(tmp_path)]
         assert len(workers) == 2
         assert len(embedded_pids(tmp_path)) == 1, "the parent starts the embedded database once"
         assert await _serving_pids(base) == set(workers)
@@ -84,14 +72,14 @@ async def test_a_worker_that_dies_is_reported_and_started_again(tmp_path):
     process = start_broker(tmp_path, port, {"KYODO_WORKERS": "2"})
     try:
         await wait_ready(base, process)
-        time.sleep(10.5)  # past the crash-loop guard: a worker that dies at startup stops the broker
-        workers = [pid for pid in _children(process.pid) if pid not in embedded_pids(tmp_path)]
+        await asyncio.sleep(10.5)  # past the crash-loop guard: a worker that dies at startup stops the broker
+        workers = [pid for pid in children().get(process.pid, []) if pid not in embedded_pids(tmp_path)]
         os.kill(workers[0], signal.SIGKILL)
         deadline = time.monotonic() + 20
         replaced: list[int] = []
         while time.monotonic() < deadline and len(replaced) < 2:
-            time.sleep(0.2)
-            replaced = [pid for pid in _children(process.pid)
+            await asyncio.sleep(0.2)
+            replaced = [pid for pid in children().get(process.pid, [])
                         if pid not in embedded_pids(tmp_path) and pid != workers[0] and _alive(pid)]
         assert len(replaced) == 2 and workers[1] in replaced
         await wait_ready(base, process)
