@@ -20,8 +20,8 @@ from tenants.admin import ADMIN_BASE, AUDIT_LOG
 from tenants.allocations import COST_ALLOCATIONS, AllocationStore, new_allocation_id
 from tenants.audit import ALLOCATE, AuditEntry, actor_of, request_id
 from tenants.costs import MAX_YEN, Allocation, AllocationError, Member, Terms, allocate, decimal_text
-from tenants.meters import METERS, PeriodError, parse_period, totals_by_tenant
-from tenants.registry import ACTIVE, CREATED_BY_ADMIN, TenantRecord
+from tenants.meters import PeriodError, empty_meters, parse_period, totals_by_tenant
+from tenants.registry import CREATED_BY_ADMIN, TenantRecord
 
 ALLOCATIONS_PATH = f"{ADMIN_BASE}/cost-allocations"
 ALLOCATIONS = web.AppKey("cost_allocations", AllocationStore)
@@ -93,9 +93,8 @@ async def create_allocation(request: web.Request) -> web.Response:
     except (PeriodError, AllocationError) as exc:
         raise BadRequestData(str(exc)) from None
     records = await _members(request, spec.tenants)
-    rows = await svc.usage.read(*period)
-    usage = totals_by_tenant(row for row in rows if row.tenant in records)
-    usage = {name: {meter: usage.get(name, {}).get(meter, 0) for meter in METERS} for name in records}
+    totals = totals_by_tenant(await svc.usage.read(*period, tenants=list(records)))
+    usage = {name: totals.get(name) or empty_meters() for name in records}
     members = [Member(name, record.population, usage[name]) for name, record in records.items()]
     try:
         result = allocate(members, terms)
@@ -156,8 +155,7 @@ async def _members(request: web.Request, names: list[str] | None) -> dict[str, T
     displayName there."""
     registry = services(request).tenants
     if names is None:
-        records, _ = await registry.page(limit=MAX_TENANTS, offset=0, status=ACTIVE)
-        chosen = {record.name: record for record in records
+        chosen = {name: record for name, record in (await registry.records()).items()
                   if record.created_by == CREATED_BY_ADMIN or record.display_name is not None}
         if not chosen:
             raise BadRequestData("No tenants to allocate the cost to: no active tenant is provisioned; "
@@ -166,12 +164,10 @@ async def _members(request: web.Request, names: list[str] | None) -> dict[str, T
     if len(set(names)) != len(names):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         raise BadRequestData(f"tenants: listed more than once: {', '.join(duplicates)}")
-    chosen = {}
-    for name in sorted(names):
-        record = await registry.get(name)
-        if record is None:
-            raise BadRequestData(f"tenants: tenant '{name}' is not registered")
-        chosen[name] = record
+    chosen = await registry.records(names)
+    unknown = sorted(set(names) - chosen.keys())
+    if unknown:
+        raise BadRequestData(f"tenants: tenant '{unknown[0]}' is not registered")
     return chosen
 
 

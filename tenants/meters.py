@@ -92,9 +92,6 @@ class PendingSamples:
         for key, (at, gauges) in taken.items():
             self.put(key, at, gauges)
 
-    def __bool__(self) -> bool:
-        return bool(self.samples)
-
 
 @dataclass(frozen=True)
 class DayUsage:

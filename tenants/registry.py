@@ -135,6 +135,13 @@ class TenantRegistry:
         cursor = self.collection.find({"status": {"$ne": INACTIVE}}, {"_id": 1}).sort("_id", ASCENDING)
         return [DEFAULT_TENANT] + [doc["_id"] async for doc in cursor]
 
+    async def records(self, names: list[str] | None = None) -> dict[str, TenantRecord]:
+        """Registered tenants by name, in one read: the ones named (whatever their status; unknown
+        names are absent), or every active one."""
+        query = {"_id": {"$in": names}} if names is not None else {"status": {"$nin": [SUSPENDED, INACTIVE]}}
+        cursor = self.collection.find(query).sort("_id", ASCENDING)
+        return {doc["_id"]: TenantRecord.from_document(doc) async for doc in cursor}
+
     async def withdrawn(self) -> list[str]:
         """Registered tenants that are suspended or deactivated: the catalog stops showing their datasets."""
         cursor = self.collection.find({"status": {"$in": [SUSPENDED, INACTIVE]}}, {"_id": 1})

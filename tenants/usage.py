@@ -172,13 +172,14 @@ class UsageMeter:
 
     # --- reading ------------------------------------------------------------------------------
 
-    async def read(self, first: date, last: date, tenant: str | None = None) -> list[DayUsage]:
-        """Every process's counts for the days [first, last], in tenant then day order. This process's
-        pending counts are flushed first, so a read right after a request sees it."""
+    async def read(self, first: date, last: date, tenants: list[str] | None = None) -> list[DayUsage]:
+        """Every process's counts for the days [first, last] (of the tenants named, or all), in tenant
+        then day order. This process's pending counts are flushed first, so a read right after a
+        request sees it."""
         await self.flush()
         query: dict[str, Any] = {"day": {"$gte": first.isoformat(), "$lte": last.isoformat()}}
-        if tenant is not None:
-            query["tenant"] = tenant
+        if tenants is not None:
+            query["tenant"] = {"$in": tenants}
         cursor = self.collection.find(query).sort([("tenant", ASCENDING), ("day", ASCENDING)])
         return [_day_usage(doc) async for doc in cursor]
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
+from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 from aiohttp import web
@@ -39,12 +41,13 @@ def period_of(request: web.Request) -> tuple[date, date]:
 def usage_json(first: date, last: date, timezone: str, rows: list[DayUsage],
                tenants: list[str] | None = None) -> dict[str, Any]:
     """Per-day rows and totals per tenant; `tenants` lists who to show even without rows."""
-    totals = totals_by_tenant(rows)
-    names = tenants if tenants is not None else sorted(totals)
+    by_tenant = {name: list(days) for name, days in groupby(rows, key=attrgetter("tenant"))}  # rows come sorted
+    names = tenants if tenants is not None else list(by_tenant)
     return {"from": first.isoformat(), "to": last.isoformat(), "timezone": timezone, "meters": list(METERS),
             "tenants": [{"tenant": tenant_label(name),
-                         "days": [{"day": row.day, **row.meters} for row in rows if row.tenant == name],
-                         "total": totals.get(name, empty_meters())} for name in names]}
+                         "days": [{"day": row.day, **row.meters} for row in by_tenant.get(name, ())],
+                         "total": totals_by_tenant(by_tenant.get(name, ())).get(name, empty_meters())}
+                        for name in names]}
 
 
 async def admin_usage(request: web.Request) -> web.Response:
@@ -53,7 +56,7 @@ async def admin_usage(request: web.Request) -> web.Response:
     first, last = period_of(request)
     tenant = _tenant_param(request.query.get("tenant"))
     svc = services(request)
-    rows = await svc.usage.read(first, last, tenant)
+    rows = await svc.usage.read(first, last, None if tenant is None else [tenant])
     return json_response(usage_json(first, last, svc.settings.usage_timezone, rows,
                                     None if tenant is None else [tenant]))
 
@@ -64,7 +67,7 @@ async def own_usage(request: web.Request) -> web.Response:
     first, last = period_of(request)
     tenant = await existing_tenant(request)
     svc = services(request)
-    rows = await svc.usage.read(first, last, tenant)
+    rows = await svc.usage.read(first, last, [tenant])
     return json_response(usage_json(first, last, svc.settings.usage_timezone, rows, [tenant]))
 
 

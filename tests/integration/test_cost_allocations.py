@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from broker.api.state import SERVICES
 from tenants.costs import MAX_YEN
 from tenants.meters import METERS
+from tenants.usage import USAGE
 from tests.conftest import API
 from tests.integration.test_admin import OSAKA, patch, problem, provision
 from tests.tokens import SECRET, claims, hs256
@@ -104,6 +106,11 @@ async def test_the_default_tenants_are_the_active_provisioned_ones(client):
 
 async def test_an_allocation_exports_as_utf8_csv(client):
     await provision_kinki(client)
+    # November usage as the meters' flushes would have left it: osaka and hyogo used the platform, kyoto not
+    await client.server.app[SERVICES].databases.catalog[USAGE].insert_many([
+        {"_id": "osaka/2026-11-05", "tenant": "osaka", "day": "2026-11-05",
+         "counters": {"writeRequests": 3}, "gauges": {"entitiesStored": 10}},
+        {"_id": "hyogo/2026-11-05", "tenant": "hyogo", "day": "2026-11-05", "counters": {"writeRequests": 1}}])
     body = await create(client, {"period": NOVEMBER, "method": "hybrid", "fixed": 90, "fixedSplit": "equal",
                                  "unitPrices": {"writeRequests": 2, "entitiesStored": "0.5"}})
     response = await client.get(f"{ALLOCATIONS}/{body['id']}", headers={"Accept": "text/csv"})
@@ -116,8 +123,11 @@ async def test_an_allocation_exports_as_utf8_csv(client):
     assert rows == [
         ["allocationId", "periodFrom", "periodTo", "method", "tenant", "displayName", "population", "writeRequests",
          "entitiesStored", "weightedUsage", "basePart", "usagePart", "exactShare", "amount"],
-        *[[body["id"], "2026-11-01", "2026-11-30", "hybrid", name, f"{name}府県", str(KINKI[name]), "0", "0",
-           "0.000000", "30.000000", "0.000000", "30.000000", "30"] for name in ("hyogo", "kyoto", "osaka")]]
+        *[[body["id"], "2026-11-01", "2026-11-30", "hybrid", name, f"{name}府県", str(KINKI[name]), *cells]
+          for name, cells in (
+              ("hyogo", ["1", "0", "2.000000", "30.000000", "2.000000", "32.000000", "32"]),
+              ("kyoto", ["0", "0", "0.000000", "30.000000", "0.000000", "30.000000", "30"]),
+              ("osaka", ["3", "10", "11.000000", "30.000000", "11.000000", "41.000000", "41"]))]]
 
 
 async def test_creating_an_allocation_is_audited(make_client):
