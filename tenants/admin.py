@@ -12,7 +12,18 @@ from aiohttp import web
 from pydantic import Field, StrictInt
 from pydantic.alias_generators import to_camel
 
-from broker.api.bodies import JSON, MERGE_PATCH, Body, Email, TenantName, Text, json_body, page_params, validated
+from broker.api.bodies import (
+    JSON,
+    MERGE_PATCH,
+    Body,
+    Email,
+    TenantName,
+    Text,
+    json_body,
+    page_params,
+    tenant_name,
+    validated,
+)
 from broker.api.http import boolean_param, check_params, json_response, no_content, utc_now
 from broker.api.state import SERVICES, services
 from broker.ngsild.errors import AlreadyExists, BadRequestData, ResourceNotFound
@@ -22,7 +33,6 @@ from broker.store.geo import forget_geo_indexes
 from broker.store.subscriptions import SubscriptionStore
 from tenants.audit import ACTIONS, AUDIT, CREATE, DELETE, PURGE, UPDATE, AuditEntry, AuditLog, actor_of, request_id
 from tenants.datasets import DatasetCatalog
-from tenants.names import InvalidTenantName, normalize_tenant
 from tenants.published import DATASETS
 from tenants.quotas import Quotas
 from tenants.registry import (
@@ -241,22 +251,15 @@ async def list_audit(request: web.Request) -> web.Response:
         raise BadRequestData(f"URL parameter 'action' must be one of {', '.join(ACTIONS)}, got {action!r}")
     tenant = request.query.get("tenant")
     if tenant is not None:
-        tenant = _normalized(tenant)
+        tenant = tenant_name(tenant, "URL parameter 'tenant'")
     entries, total = await request.app[AUDIT_LOG].page(limit=limit, offset=offset, tenant=tenant, action=action)
     return json_response([audit_json(entry) for entry in entries], headers={"X-Total-Count": str(total)})
 
 
 # --- helpers ------------------------------------------------------------------------------------
 
-def _normalized(raw: str) -> str:
-    try:
-        return normalize_tenant(raw)
-    except InvalidTenantName as exc:
-        raise BadRequestData(str(exc)) from None
-
-
 def _path_tenant(request: web.Request) -> str:
-    return _normalized(request.match_info["name"])
+    return tenant_name(request.match_info["name"], "URL path")
 
 
 def _not_found(name: str) -> ResourceNotFound:

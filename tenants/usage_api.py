@@ -9,13 +9,13 @@ from typing import Any
 
 from aiohttp import web
 
+from broker.api.bodies import tenant_name
 from broker.api.http import check_params, json_response
 from broker.api.request import existing_tenant
 from broker.api.state import services
 from broker.ngsild.errors import BadRequestData
 from tenants.admin import ADMIN_BASE
 from tenants.meters import METERS, DayUsage, PeriodError, empty_meters, parse_period, totals_by_tenant
-from tenants.names import InvalidTenantName, normalize_tenant
 from tenants.registry import DEFAULT_TENANT
 
 ADMIN_USAGE_PATH = f"{ADMIN_BASE}/usage"
@@ -76,10 +76,7 @@ def _tenant_param(raw: str | None) -> str | None:
         return None
     if raw.strip().lower() == DEFAULT_TENANT_LABEL:
         return DEFAULT_TENANT
-    try:
-        return normalize_tenant(raw)
-    except InvalidTenantName as exc:
-        raise BadRequestData(f"URL parameter 'tenant': {exc}") from None
+    return tenant_name(raw, "URL parameter 'tenant'")
 
 
 def add_routes(app: web.Application) -> None:

@@ -15,7 +15,7 @@ from broker.api.http import read_json
 from broker.api.state import services
 from broker.ngsild.errors import BadRequestData, HttpError
 from broker.ngsild.query import MAX_OFFSET, non_negative
-from tenants.names import normalize_tenant
+from tenants.names import InvalidTenantName, normalize_tenant
 
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -42,6 +42,14 @@ class Body(BaseModel):
     """JSON members are camelCase; unknown members are errors, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True)
+
+
+def tenant_name(raw: str, label: str) -> str:
+    """A tenant name from a URL or a body member, normalised; 400 naming where it came from otherwise."""
+    try:
+        return normalize_tenant(raw)
+    except InvalidTenantName as exc:
+        raise BadRequestData(f"{label}: {exc}") from None
 
 
 def validated(model: type[M], body: Any) -> M:

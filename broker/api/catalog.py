@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from broker.api.bodies import JSON, MERGE_PATCH, json_body, page_params, validated
+from broker.api.bodies import JSON, MERGE_PATCH, json_body, page_params, tenant_name, validated
 from broker.api.http import check_params, json_response, no_content, utc_now
 from broker.api.request import RequestContext, request_context, tenant_of
 from broker.api.state import SERVICES, services
@@ -36,7 +36,6 @@ from tenants.datasets import (
     visible_to,
 )
 from tenants.dcat import DCAT_PATH, render_catalog, render_dataset
-from tenants.names import InvalidTenantName, normalize_tenant
 from tenants.published import DATASETS
 from tenants.registry import DEFAULT_TENANT
 
@@ -55,7 +54,7 @@ async def publish_dataset(request: web.Request) -> web.Response:
                              "send NGSILD-Tenant")
     spec = validated(NewDataset, await json_body(request, JSON, hint=LINK_HINT))
     ctx = await request_context(request)
-    if spec.tenant is not None and _normalized(spec.tenant, "tenant") != ctx.tenant:
+    if spec.tenant is not None and tenant_name(spec.tenant, "tenant") != ctx.tenant:
         raise Forbidden(f"The body names tenant {spec.tenant!r} but the request acts for tenant '{ctx.tenant}': "
                         "a tenant publishes only its own entity types")
     entity_type = _expand(ctx, spec.entity_type, "entityType")
@@ -78,7 +77,7 @@ async def list_datasets(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
     query = await visible_to(request)
     if "tenant" in request.query:
-        query = {"$and": [query, {"tenant": _normalized(request.query["tenant"], "tenant")}]}
+        query = {"$and": [query, {"tenant": tenant_name(request.query["tenant"], "URL parameter 'tenant'")}]}
     docs, total = await request.app[DATASET_CATALOG].page(query, offset=offset, limit=limit)
     return json_response([dataset_json(doc) for doc in docs], headers={"X-Total-Count": str(total)})
 
@@ -135,13 +134,6 @@ async def dcat_catalog(request: web.Request) -> web.Response:
 
 # --- helpers ------------------------------------------------------------------------------------
 
-def _normalized(raw: str, member: str) -> str:
-    try:
-        return normalize_tenant(raw)
-    except InvalidTenantName as exc:
-        raise BadRequestData(f"{member}: {exc}") from None
-
-
 def _expand(ctx: RequestContext, name: str, member: str) -> str:
     if not is_valid_name(name):
         raise BadRequestData(f"{member}: {name!r} is not a valid NGSI-LD name (a term, compact IRI or IRI)")
@@ -156,7 +148,7 @@ def _same_identity(ctx: RequestContext, doc: dict[str, Any], member: str, value:
     if member == "entityType":
         return _expand(ctx, value, member) == doc["entityType"]
     if member == "tenant":
-        return _normalized(value, member) == doc["tenant"]
+        return tenant_name(value, member) == doc["tenant"]
     return value == doc["_id"]
 
 

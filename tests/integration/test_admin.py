@@ -207,7 +207,7 @@ async def test_retrieve_shows_current_usage_counted_in_the_tenant_database(clien
 async def test_retrieve_of_an_unknown_or_invalid_name(client):
     await problem(await client.get(f"{ADMIN}/tenants/nara"), 404, "ResourceNotFound", "Tenant 'nara' is not registered")
     await problem(await client.get(f"{ADMIN}/tenants/catalog"), 400, "BadRequestData",
-                  "Tenant name 'catalog' is reserved")
+                  "URL path: Tenant name 'catalog' is reserved")
 
 
 # --- PATCH /admin/v1/tenants/{name} -------------------------------------------------------------
@@ -441,7 +441,7 @@ async def test_refused_admin_requests_are_not_audited(client):
     ({"action": "suspend"}, "BadRequestData",
      "URL parameter 'action' must be one of create, update, delete, purge, allocate, got 'suspend'"),
     ({"tenant": "a/b"}, "BadRequestData",
-     "Tenant name 'a/b' is invalid: use 1 to 48 characters among a-z, 0-9, '_' and '-'"),
+     "URL parameter 'tenant': Tenant name 'a/b' is invalid: use 1 to 48 characters among a-z, 0-9, '_' and '-'"),
     ({"actor": "x"}, "InvalidRequest", "Unknown URL parameter 'actor'; allowed: action, limit, offset, tenant"),
 ])
 async def test_audit_with_bad_parameters_is_400(client, params, type_, detail):
