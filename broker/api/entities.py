@@ -20,10 +20,11 @@ from broker.api.http import (
     utc_now,
     write_options,
 )
-from broker.api.published import catalog_view, published_entity, refuse_withheld
+from broker.api.published import catalog_view, published_entity
 from broker.api.request import RequestContext, body_context, request_context
 from broker.ngsild import entity as payload
 from broker.ngsild import update
+from broker.ngsild.catalog_view import refuse_withheld
 from broker.ngsild.errors import BadRequestData, InvalidRequest, ResourceNotFound
 from broker.ngsild.media import GEO_JSON, JSON, JSON_LD, negotiate, request_media_type
 from broker.ngsild.model import Entity
@@ -115,7 +116,7 @@ async def retrieve_entity(request: web.Request) -> web.Response:
     if geometry_property is not None and media != GEO_JSON:
         raise BadRequestData("geometryProperty is only allowed with Accept: application/geo+json")
     if view is not None:
-        refuse_withheld(options.attrs, view)
+        refuse_withheld(options.attrs or (), view)
     lookup = ctx.entities.get(entity_id, types=_types(request, ctx), attrs=options.attrs)
     entity = await lookup if view is None else await published_entity(request, view, entity_id, lookup)
     if options.attrs is not None and not entity["attrs"]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Collection
+from collections.abc import Awaitable
 
 from aiohttp import web
 
@@ -54,13 +54,6 @@ async def published_entity(request: web.Request, view: CatalogView, entity_id: s
     if entity is None or not view.types.keys() & set(entity.get("type", ())):
         raise _refusal(request, f"Entity {entity_id} is not readable through a dataset published to this reader")
     return withhold(entity, view)
-
-
-def refuse_withheld(attrs: Collection[str] | None, view: CatalogView) -> None:
-    """403 when a projection names an attribute withheld from the reader."""
-    blocked = sorted(set(attrs or ()) & view.withheld)
-    if blocked:
-        raise WithheldAttribute(f"Attribute {blocked[0]!r} is withheld by the publisher")
 
 
 def _refusal(request: web.Request, reason: str) -> Exception:

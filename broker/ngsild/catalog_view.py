@@ -10,7 +10,7 @@ attributes from each entity before it is rendered. Pure: the view is built from 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from broker.ngsild.errors import HttpError
@@ -87,17 +87,20 @@ def restrict_query(query: EntityQuery, view: CatalogView) -> EntityQuery:
         types = TypeName(ordered[0]) if len(ordered) == 1 else Or(tuple(TypeName(t) for t in ordered))
     elif any(selector.types is None for selector in selectors):
         raise NotPublished("Every entity selector must name a published entity type")
-    withheld = view.withheld
-    if withheld:
+    if view.withheld:
         touched = set(attribute_names(query.q))
         touched.update(key.target.attribute for key in query.order_by if isinstance(key.target, AttributePath))
         if query.geo is not None:
             touched.add(query.geo.geoproperty)
-        touched.update(query.attrs or ())
-        blocked = sorted(touched & withheld)
-        if blocked:
-            raise WithheldAttribute(f"Attribute {blocked[0]!r} is withheld by the publisher")
+        refuse_withheld([*touched, *(query.attrs or ())], view)
     return dataclasses.replace(query, types=types)
+
+
+def refuse_withheld(names: Iterable[str], view: CatalogView) -> None:
+    """WithheldAttribute (403) when any of the attributes named is withheld from the reader."""
+    blocked = sorted(set(names) & view.withheld)
+    if blocked:
+        raise WithheldAttribute(f"Attribute {blocked[0]!r} is withheld by the publisher")
 
 
 def withhold(entity: Entity, view: CatalogView) -> Entity:
