@@ -26,6 +26,7 @@ cursor streamed in batches.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -202,16 +203,23 @@ _COMPUTED = "_order"
 _DISTANCE = "_distance"
 
 
+_PLAIN_SORT_FIELDS = ("_id", "createdAt", "modifiedAt")
+
+
+def _sort_values(query: EntityQuery) -> Iterator[tuple[str, str, str | None, bool]]:
+    """(name in the sorted documents, stored field, instance member, descending) of each orderBy value:
+    plain fields sort as stored, the others as a value the pipeline computes under `name`."""
+    for index, key in enumerate(query.order_by):
+        for position, (field, member) in enumerate(_order_targets(key)):
+            name = field if field in _PLAIN_SORT_FIELDS else f"{_COMPUTED}{index}_{position}"
+            yield name, field, member, key.descending
+
+
 def _value_targets(query: EntityQuery) -> list[tuple[str, bool]]:
     """(document field, descending) of each value an entity is sorted on, in order."""
     if query.geo is not None and query.geo.georel == "near":
         return [(_DISTANCE, False)]
-    targets = []
-    for index, key in enumerate(query.order_by):
-        for position, (field, _) in enumerate(_order_targets(key)):
-            plain = field in ("_id", "createdAt", "modifiedAt")
-            targets.append((field if plain else f"{_COMPUTED}{index}_{position}", key.descending))
-    return targets
+    return [(name, descending) for name, _, _, descending in _sort_values(query)]
 
 
 def _field_value(doc: dict[str, Any], field: str) -> Any:
@@ -288,18 +296,16 @@ async def _documents(collection: AsyncCollection, query: EntityQuery, mongo_filt
     # descending.
     computed: dict[str, Any] = {}
     order: dict[str, int] = {}
-    for index, key in enumerate(query.order_by):
-        direction = DESCENDING if key.descending else ASCENDING
-        for position, (field, member) in enumerate(_order_targets(key)):
-            if field in ("_id", "createdAt", "modifiedAt"):
-                order.setdefault(field, direction)
-                continue
-            name = f"{_COMPUTED}{index}_{position}"
-            # $map rather than the path "$attrs.<name>.value": SecantusDB resolves a path through
-            # an array of documents to nothing (MongoDB to the array of their values)
-            values = {"$map": {"input": f"${field}", "in": f"$$this.{member}"}} if member else f"${field}"
-            computed[name] = {"$max" if key.descending else "$min": values}
-            order[name] = direction
+    for name, field, member, descending in _sort_values(query):
+        direction = DESCENDING if descending else ASCENDING
+        if name == field:  # a plain field
+            order.setdefault(field, direction)
+            continue
+        # $map rather than the path "$attrs.<name>.value": SecantusDB resolves a path through
+        # an array of documents to nothing (MongoDB to the array of their values)
+        values = {"$map": {"input": f"${field}", "in": f"$$this.{member}"}} if member else f"${field}"
+        computed[name] = {"$max" if descending else "$min": values}
+        order[name] = direction
     order.setdefault("_id", ASCENDING)
     pipeline: list[dict[str, Any]] = [{"$match": mongo_filter}, *([{"$addFields": computed}] if computed else []),
                                       {"$sort": order}]
