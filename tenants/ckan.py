@@ -243,11 +243,7 @@ async def _packages(request: web.Request, docs: list[dict[str, Any]]) -> list[di
 
 async def package_list(request: web.Request, params: dict[str, Any]) -> list[str]:
     limit, offset = paging(params, "limit", None)
-    query = await visible_to(request)
-    if limit is None:
-        return [doc["_id"] for doc in await _catalog(request).all(query)][offset:]
-    docs, _ = await _catalog(request).page(query, offset=offset, limit=limit)
-    return [doc["_id"] for doc in docs]
+    return await _catalog(request).names(await visible_to(request), offset=offset, limit=limit)
 
 
 async def package_show(request: web.Request, params: dict[str, Any]) -> dict[str, Any]:
@@ -275,14 +271,12 @@ async def package_search(request: web.Request, params: dict[str, Any]) -> dict[s
 
 async def organization_list(request: web.Request, params: dict[str, Any]) -> list[Any]:
     """The tenants that publish a dataset this reader sees; `all_fields=true` gives the organisations."""
-    visible = await visible_to(request)
-    tenants = await _catalog(request).tenants(visible)
+    counts = await _catalog(request).counts_by_tenant(await visible_to(request))
+    tenants = list(counts)
     if str(params.get("all_fields", "false")).lower() not in ("true", "1"):
         return tenants
     names = await display_names(services(request).tenants.collection, tenants)
-    counts = {tenant: (await _catalog(request).page({"$and": [visible, {"tenant": tenant}]}, offset=0, limit=0))[1]
-              for tenant in tenants}
-    return [organization(tenant, names.get(tenant), counts[tenant]) for tenant in tenants]
+    return [organization(tenant, names.get(tenant), count) for tenant, count in counts.items()]
 
 
 async def license_list(request: web.Request, params: dict[str, Any]) -> list[dict[str, Any]]:

@@ -223,9 +223,17 @@ class DatasetCatalog:
         await self.collection.delete_many({"tenant": tenant})
         return sorted(names)
 
-    async def tenants(self, query: dict[str, Any]) -> list[str]:
-        """The publishing tenants of the datasets a filter matches, sorted."""
-        return sorted(await self.collection.distinct("tenant", query))
+    async def names(self, query: dict[str, Any], *, offset: int, limit: int | None) -> list[str]:
+        """The names of the datasets a filter matches, in name order, from `offset` (ids only read)."""
+        cursor = self.collection.find(query, {"_id": 1}).sort("_id", ASCENDING).skip(offset)
+        if limit is not None:
+            cursor = cursor.limit(limit)
+        return [doc["_id"] async for doc in cursor]
+
+    async def counts_by_tenant(self, query: dict[str, Any]) -> dict[str, int]:
+        """Publishing tenant → how many of the datasets a filter matches it publishes, in tenant order (one read)."""
+        pipeline = [{"$match": query}, {"$group": {"_id": "$tenant", "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}]
+        return {row["_id"]: row["n"] async for row in await self.collection.aggregate(pipeline)}
 
 
 async def display_names(registry: AsyncCollection, tenants: list[str]) -> dict[str, str]:

@@ -428,6 +428,12 @@ async def test_ckan_package_list_show_and_license_list(broker):
     listed = await (await broker.get(f"{ACTION}/package_list")).json()
     check_ckan(listed, "package_list")
     assert listed["result"] == ["hyogo-parking", "osaka-tourism-spots"]
+    paged = await (await broker.get(f"{ACTION}/package_list", params={"offset": "1", "limit": "5"})).json()
+    assert paged["result"] == ["osaka-tourism-spots"]
+    skipped = await (await broker.get(f"{ACTION}/package_list", params={"offset": "1"})).json()
+    assert skipped["result"] == ["osaka-tourism-spots"]
+    names = await (await broker.get(f"{ACTION}/organization_list")).json()
+    assert names["result"] == ["hyogo", "osaka"]
     shown = await (await broker.get(f"{ACTION}/package_show", params={"id": "osaka-tourism-spots"})).json()
     check_ckan(shown, "package_show")
     package = shown["result"]
