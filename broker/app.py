@@ -26,7 +26,7 @@ from broker.store.entities import EntityStore
 from broker.store.notifying import NotifyingTenants
 from broker.store.outbox import Outbox
 from broker.store.subscriptions import SubscriptionStore
-from tenants import admin, ckan, cost_api, usage_api
+from tenants import admin, ckan, cost_api, names, usage_api
 from tenants.admission import TenantAdmission
 from tenants.meters import DayClock
 from tenants.published import DATASETS, PublishedTypes
@@ -41,7 +41,7 @@ def create_app(settings: Settings, mongo_url: str, *,
     metrics = Metrics()
     holder: dict[str, TenantRegistry] = {}
     app = web.Application(
-        middlewares=[metrics_middleware(lambda name: holder["tenants"].is_known(name), tenant_label),
+        middlewares=[metrics_middleware(lambda name: holder["tenants"].is_known(name), request_tenant),
                      usage_middleware, problem_middleware, auth_middleware, read_only_middleware],
         client_max_size=settings.max_body_bytes + 1)
     app[MAX_BODY_KEY] = settings.max_body_bytes
@@ -64,7 +64,7 @@ def create_app(settings: Settings, mongo_url: str, *,
                        sample=lambda tenant: _sample_usage(databases, tenant), tenants=tenants.stored_names)
 
     def delivered(tenant: str, outcome: str) -> None:
-        metrics.notifications.labels(tenant or "default", outcome).inc()
+        metrics.notifications.labels(names.tenant_label(tenant), outcome).inc()
         if outcome == "sent":
             usage.count_notification(tenant)
 
@@ -119,7 +119,7 @@ def create_app(settings: Settings, mongo_url: str, *,
     return app
 
 
-def tenant_label(request: web.Request) -> str | None:
+def request_tenant(request: web.Request) -> str | None:
     return request.get(TENANT_KEY)
 
 
@@ -128,7 +128,7 @@ async def _refresh_metrics(app: web.Application) -> None:
     svc = app[SERVICES]
     for tenant in await svc.dispatcher.notifying.polled():  # only these have an outbox (the wide-area one too)
         depth = await Outbox(svc.databases.tenant(tenant or None)).depth()
-        app[METRICS].outbox_depth.labels(tenant or "default").set(depth)
+        app[METRICS].outbox_depth.labels(names.tenant_label(tenant)).set(depth)
 
 
 async def _sample_usage(databases: Databases, tenant: str) -> dict[str, int]:

@@ -14,6 +14,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import monitoring
 
+from tenants.names import tenant_label
+
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -75,7 +77,7 @@ def metrics_middleware(known_tenant: Callable[[str], bool], tenant_of_request: C
             resource = request.match_info.route.resource
             route = resource.canonical if resource is not None else "unmatched"
             tenant = tenant_of_request(request)
-            label = "default" if tenant == "" else tenant if tenant and known_tenant(tenant) else "other"
+            label = tenant_label(tenant) if tenant == "" or (tenant and known_tenant(tenant)) else "other"
             status = str(response.status) if response is not None else "500"
             metrics.requests.labels(route, request.method, status, label).inc()
             metrics.request_seconds.labels(route, request.method, label).observe(time.perf_counter() - started)

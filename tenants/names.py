@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 _TENANT = re.compile(r"^[a-z0-9_-]{1,48}$")
-#: names that would collide with the shared databases
-RESERVED = frozenset({"catalog", "admin", "local", "config", "default"})
+DEFAULT_TENANT_NAME = "default"
+"""How the default tenant (no tenant header, "" internally) is named in tokens, logs, metrics and read-outs."""
+#: names that would collide with the shared databases, and the default tenant's name
+RESERVED = frozenset({"catalog", "admin", "local", "config", DEFAULT_TENANT_NAME})
 
 
 class InvalidTenantName(ValueError):
@@ -22,3 +24,8 @@ def normalize_tenant(raw: str) -> str:
     if name in RESERVED:
         raise InvalidTenantName(f"Tenant name {raw!r} is reserved")
     return name
+
+
+def tenant_label(tenant: str) -> str:
+    """The tenant as shown to people and tools: its name, or "default" for the default tenant."""
+    return tenant or DEFAULT_TENANT_NAME

@@ -16,16 +16,11 @@ from broker.api.state import services
 from broker.ngsild.errors import BadRequestData
 from tenants.admin import ADMIN_BASE
 from tenants.meters import METERS, DayUsage, PeriodError, empty_meters, parse_period, totals_by_tenant
+from tenants.names import DEFAULT_TENANT_NAME, tenant_label
 from tenants.registry import DEFAULT_TENANT
 
 ADMIN_USAGE_PATH = f"{ADMIN_BASE}/usage"
 TENANT_USAGE_PATH = "/tenant/v1/usage"
-DEFAULT_TENANT_LABEL = "default"
-"""How the usage and cost APIs name the default tenant (a reserved name, so never a real tenant's)."""
-
-
-def tenant_label(tenant: str) -> str:
-    return tenant or DEFAULT_TENANT_LABEL
 
 
 def period_of(request: web.Request) -> tuple[date, date]:
@@ -74,7 +69,7 @@ async def own_usage(request: web.Request) -> web.Response:
 def _tenant_param(raw: str | None) -> str | None:
     if raw is None:
         return None
-    if raw.strip().lower() == DEFAULT_TENANT_LABEL:
+    if raw.strip().lower() == DEFAULT_TENANT_NAME:
         return DEFAULT_TENANT
     return tenant_name(raw, "URL parameter 'tenant'")
 

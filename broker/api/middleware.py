@@ -14,6 +14,7 @@ from broker.api.request import TENANT_HEADERS, TENANT_KEY, tenant_of
 from broker.logs import log
 from broker.ngsild.errors import HttpError, InternalError, NgsiLdError, ResourceNotFound
 from broker.store.errors import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_TYPE
+from tenants.names import tenant_label
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -42,7 +43,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     allow: str | None = None
     try:
         tenant_of(request)
-        structlog.contextvars.bind_contextvars(tenant=request[TENANT_KEY] or "default")
+        structlog.contextvars.bind_contextvars(tenant=tenant_label(request[TENANT_KEY]))
         response = await handler(request)
     except NgsiLdError as exc:
         error = exc

@@ -18,7 +18,6 @@ from broker.auth.jwks import KeysUnavailable
 from broker.auth.policy import CATALOG_READS, WIDE_AREA_READS, Rule, rule_for
 from broker.auth.principal import (
     ANONYMOUS,
-    DEFAULT_TENANT_NAME,
     PRINCIPAL_KEY,
     READER_KEY,
     CatalogReader,
@@ -28,6 +27,7 @@ from broker.auth.settings import auth_settings
 from broker.auth.verify import InvalidToken, TokenVerifier
 from broker.config import Settings
 from broker.logs import log
+from tenants.names import tenant_label
 
 MAX_AUTHORIZATION_BYTES = 8000
 """Longer Authorization headers are refused unread. aiohttp's parser itself refuses any header
@@ -80,7 +80,7 @@ def authorize(request: web.Request, principal: Principal, rule: Rule, pattern: s
                         f"{pattern} requires", scope=rule.scope)
     tenant = tenant_of(request)
     if rule.tenant_bound and not principal.may_act_on(tenant):
-        raise Forbidden(f"The token does not grant access to tenant '{tenant or DEFAULT_TENANT_NAME}'")
+        raise Forbidden(f"The token does not grant access to tenant '{tenant_label(tenant)}'")
 
 
 def _route(request: web.Request) -> tuple[str, str] | None:

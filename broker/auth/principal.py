@@ -12,10 +12,9 @@ from aiohttp import web
 from broker.auth.errors import AccessError
 from broker.auth.policy import ALL_SCOPES
 from broker.ngsild.catalog_view import NotPublished
+from tenants.names import tenant_label
 
 ALL_TENANTS = "*"
-DEFAULT_TENANT_NAME = "default"
-"""How tokens name the default tenant (requests without a tenant header)."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ class Principal:
 
     def may_act_on(self, tenant: str) -> bool:
         """`tenant` as tenant_of gives it ("" is the default tenant)."""
-        return ALL_TENANTS in self.tenants or (tenant or DEFAULT_TENANT_NAME) in self.tenants
+        return ALL_TENANTS in self.tenants or tenant_label(tenant) in self.tenants
 
 
 ANONYMOUS = Principal("anonymous", ALL_SCOPES, frozenset({ALL_TENANTS}))
