@@ -25,6 +25,7 @@ from broker.store.contexts import CONTEXTS, ContextResolver, ContextSettings
 from broker.store.entities import EntityStore
 from broker.store.notifying import NotifyingTenants
 from broker.store.outbox import Outbox
+from broker.store.query import QUERY_TIME_LIMIT_MS
 from broker.store.subscriptions import SubscriptionStore
 from tenants import admin, ckan, cost_api, names, usage_api
 from tenants.admission import TenantAdmission
@@ -48,6 +49,7 @@ def create_app(settings: Settings, mongo_url: str, *,
     app[METRICS] = metrics
     setup_auth(app, settings)
     databases = Databases(mongo_url, settings.db_prefix, settings.mongo_timeout_ms,
+                          query_timeout_ms=settings.query_timeout_ms,
                           event_listeners=[metrics.database_listener] if settings.database_command_metrics else [])
     tenants = holder["tenants"] = TenantRegistry(databases.catalog[TENANTS], settings.tenant_cache_ttl_s)
     resolver = ContextResolver(databases.catalog[CONTEXTS], ContextSettings(
@@ -140,6 +142,9 @@ async def _sample_usage(databases: Databases, tenant: str) -> dict[str, int]:
 
 
 async def _start(app: web.Application) -> None:
+    # the background tasks' queries (periodic notifications) get KYODO_QUERY_TIMEOUT_MS too: a task
+    # copies the context it is created in; requests set it in request_context
+    QUERY_TIME_LIMIT_MS.set(app[SERVICES].settings.query_timeout_ms)
     app[SERVICES].dispatcher.start()
     app[SERVICES].periodic.start()
     app[SERVICES].usage.start()

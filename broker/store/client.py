@@ -13,14 +13,15 @@ CATALOG_SUFFIX = "catalog"
 class Databases:
     """One AsyncMongoClient per process; database names `<prefix>`, `<prefix>-<tenant>`, `<prefix>-catalog`."""
 
-    def __init__(self, url: str, prefix: str, timeout_ms: int = 5000, event_listeners: list[Any] | None = None) -> None:
+    def __init__(self, url: str, prefix: str, timeout_ms: int = 5000, event_listeners: list[Any] | None = None,
+                 query_timeout_ms: int = 30_000) -> None:
         self.prefix = prefix
         self.client: AsyncMongoClient = AsyncMongoClient(
             url,
             serverSelectionTimeoutMS=timeout_ms,
             connectTimeoutMS=timeout_ms,
-            # above KYODO_QUERY_TIMEOUT_MS's default: a long query ends by maxTimeMS (504), not here (503)
-            socketTimeoutMS=max(timeout_ms * 6, 60_000),
+            # above KYODO_QUERY_TIMEOUT_MS: a long query ends by maxTimeMS (504), not by the socket (503)
+            socketTimeoutMS=max(timeout_ms * 6, query_timeout_ms + 30_000),
             tz_aware=True,
             appname="kyodo",
             event_listeners=event_listeners or [],

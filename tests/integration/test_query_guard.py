@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from broker.api.state import SERVICES
 from tests.conftest import API
 
 NEAR = {"type": "Sensor", "georel": "near;maxDistance==20000", "geometry": "Point", "coordinates": "[135.5,34.7]"}
@@ -58,3 +59,10 @@ async def test_ten_concurrent_first_near_queries_on_a_fresh_tenant_all_answer_20
     answers = await asyncio.gather(*(near() for _ in range(10)))
     expected = [f"urn:ngsi-ld:Sensor:{index:04d}" for index in range(20)]
     assert answers == [(200, expected)] * 10
+
+
+async def test_the_database_socket_outlasts_a_long_query_timeout(make_client):
+    """A query may run up to KYODO_QUERY_TIMEOUT_MS and answer 504; the socket must not cut it first (503)."""
+    client = await make_client(query_timeout_ms=120_000)
+    pool = client.server.app[SERVICES].databases.client.options.pool_options
+    assert pool.socket_timeout == 150.0
