@@ -36,9 +36,11 @@ async def test_notifications_and_outbox_depth_are_counted(client, receiver):
     assert (await client.post(f"{API}/subscriptions", json=subscription)).status == 201
     await client.post(f"{API}/entities", json={"id": "urn:ngsi-ld:Sensor:n", "type": "Sensor", "t": 1})
     await receiver.wait_for(1)
+    # the sent count moves when the receiver answers; the outbox record is removed by the next bulk settle
     for _ in range(50):
         text = await scrape(client)
-        if 'kyodo_notifications_total{outcome="sent",tenant="default"} 1.0' in text:
+        if ('kyodo_notifications_total{outcome="sent",tenant="default"} 1.0' in text
+                and 'kyodo_outbox_depth{tenant="default"} 0.0' in text):
             break
         await asyncio.sleep(0.1)
     assert 'kyodo_notifications_total{outcome="sent",tenant="default"} 1.0' in text
