@@ -31,7 +31,7 @@ from tenants import admin, ckan, cost_api, names, usage_api
 from tenants.admission import TenantAdmission
 from tenants.meters import DayClock
 from tenants.published import DATASETS, PublishedTypes
-from tenants.quotas import RateLimiter
+from tenants.quotas import Quotas, RateLimiter
 from tenants.registry import TENANTS, TenantRegistry
 from tenants.usage import USAGE, UsageMeter
 
@@ -96,7 +96,10 @@ def create_app(settings: Settings, mongo_url: str, *,
         notifier=Notifier(databases, cache, dispatcher, settings.notify_default_timeout_s,
                           published=published, wide_area=settings.wide_area_tenant),
         admission=TenantAdmission(tenants, RateLimiter(settings.rate_limit_window_s, settings.rate_limit_replicas),
-                                  autocreate=settings.autocreate_tenants, wide_area=settings.wide_area_tenant),
+                                  autocreate=settings.autocreate_tenants, wide_area=settings.wide_area_tenant,
+                                  wide_area_quotas=Quotas(
+                                      max_subscriptions=settings.wide_area_max_subscriptions,
+                                      max_requests_per_minute=settings.wide_area_max_requests_per_minute)),
         published=published,
         usage=usage,
         database_alive=database_alive,

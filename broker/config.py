@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     """Create operations make an unknown tenant exist; unset: on with KYODO_AUTH=none, off with jwt."""
     wide_area_tenant: str = Field("open", pattern=r"^[a-z0-9_-]{1,48}$")
     """The read-only virtual tenant whose queries cover every tenant's open datasets (広域); never provisioned."""
+    wide_area_max_subscriptions: int = Field(1000, ge=1)
+    """Subscriptions the wide-area tenant may hold, all subscribers together (its maxSubscriptions)."""
+    wide_area_max_requests_per_minute: int | None = Field(None, ge=1)
+    """Requests per minute to the wide-area tenant, all readers together (its maxRequestsPerMinute; each
+    one fans out to every publishing tenant); unset: unlimited."""
     public_url: str | None = Field(None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     """The broker's external base URL (e.g. https://kyodo.example.jp) for links in the catalog (DCAT-AP,
     CKAN); unset: taken from each request's scheme and Host."""

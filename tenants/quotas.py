@@ -87,7 +87,8 @@ class RateLimiter:
     """maxRequestsPerMinute in fixed windows per tenant, in this process's memory.
 
     Each window of `window_s` seconds (60 by default; tests shorten it) allows
-    floor(maxRequestsPerMinute × window_s / 60 / replicas) requests, at least one.
+    floor(maxRequestsPerMinute × window_s / 60 / replicas) requests, at least one; a tenant's own
+    requests and others' reads of its published data have a window each.
     """
 
     def __init__(self, window_s: float = 60.0, replicas: int = 1,
@@ -100,24 +101,35 @@ class RateLimiter:
     def allowance(self, per_minute: int) -> int:
         return max(1, math.floor(per_minute * self.window_s / 60 / self.replicas))
 
-    def admit(self, tenant: str, per_minute: int | None) -> None:
-        """Count one request of the tenant, or raise 429 TooManyRequests with the seconds to wait."""
+    def admit(self, tenant: str, per_minute: int | None, *, public: bool = False) -> None:
+        """Count one request of the tenant, or raise 429 TooManyRequests with the seconds to wait.
+
+        `public`: a read of the tenant's published data by anyone else (anonymous or another member),
+        counted in a window of its own, so that such readers cannot use up the tenant's own requests.
+        """
         if per_minute is None:
             return
+        key = f"{tenant}\0public" if public else tenant
         now = self._clock()
-        start, count = self._windows.get(tenant, (now, 0))
+        start, count = self._windows.get(key, (now, 0))
         if now - start >= self.window_s:
             start, count = now, 0
         allowance = self.allowance(per_minute)
         if count >= allowance:
             retry_after = max(1, math.ceil(start + self.window_s - now))
             shared = f", divided among {self.replicas} replicas" if self.replicas > 1 else ""
-            raise TooManyRequests(
-                f"Tenant '{tenant}' has made {count} requests to this broker process in the current "
-                f"{self.window_s:g} s window, the most it may make here (quota {MAX_REQUESTS_PER_MINUTE}: "
-                f"{per_minute}{shared}); retry after {retry_after} s", retry_after_s=retry_after,
-                quota=MAX_REQUESTS_PER_MINUTE, limit=per_minute)
-        self._windows[tenant] = (start, count + 1)
+            if public:
+                detail = (f"Reads of the data published by tenant '{tenant}', by others than the tenant, have "
+                          f"reached {count} on this broker process in the current {self.window_s:g} s window, "
+                          f"the most allowed here (quota {MAX_REQUESTS_PER_MINUTE}: {per_minute}{shared}, "
+                          f"counted apart from the tenant's own requests); retry after {retry_after} s")
+            else:
+                detail = (f"Tenant '{tenant}' has made {count} requests to this broker process in the current "
+                          f"{self.window_s:g} s window, the most it may make here (quota "
+                          f"{MAX_REQUESTS_PER_MINUTE}: {per_minute}{shared}); retry after {retry_after} s")
+            raise TooManyRequests(detail, retry_after_s=retry_after, quota=MAX_REQUESTS_PER_MINUTE, limit=per_minute)
+        self._windows[key] = (start, count + 1)
 
     def forget(self, tenant: str) -> None:
         self._windows.pop(tenant, None)
+        self._windows.pop(f"{tenant}\0public", None)

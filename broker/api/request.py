@@ -9,6 +9,7 @@ from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
 from broker.api.state import Services, services
+from broker.auth.principal import catalog_reader
 from broker.ngsild.context import TermMap, parse_link_header_contexts
 from broker.ngsild.errors import BadRequestData
 from broker.ngsild.media import JSON_LD
@@ -116,7 +117,8 @@ async def admitted_tenant(request: web.Request, *, create: bool = False) -> str:
     within its request rate (429 TooManyRequests). Decided once per request."""
     tenant = tenant_of(request)
     if QUOTAS_KEY not in request:
-        request[QUOTAS_KEY] = await services(request).admission.admit(tenant, create=create)
+        request[QUOTAS_KEY] = await services(request).admission.admit(
+            tenant, create=create, public=catalog_reader(request) is not None)
     return tenant
 
 

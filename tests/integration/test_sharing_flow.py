@@ -119,3 +119,37 @@ async def test_published_reads_count_for_the_publisher_and_wide_area_reads_for_t
     assert after["kyoto"] - before["kyoto"] == 1  # the refused read of an unpublished type is not counted
     assert after["default"] - before["default"] == 1
     assert after["osaka"] == before["osaka"] and after["hyogo"] == before["hyogo"]
+
+
+async def test_others_reads_of_published_data_are_rate_limited_apart_from_the_tenants_own_requests(make_client):
+    client = await make_client(auth="jwt", jwt_public_key=public_pem("rsa-1").decode(), jwt_issuer=ISSUER,
+                               jwt_audience=AUDIENCE, tenant_cache_ttl_s=0, rate_limit_window_s=60.0)
+    response = await client.post("/admin/v1/tenants", headers=ADMIN, json={
+        "name": "osaka", "displayName": "大阪府", "kind": "prefecture", "population": 8_763_000,
+        "contact": {"name": "デジタル推進課", "email": "digital@osaka.example"}})
+    assert response.status == 201, await response.text()
+    castle = SPOTS[0]
+    assert (await client.post(f"{API}/entities", json=tourist_spot(*castle[1:]), headers=owner("osaka"))).status == 201
+    assert (await client.post(DATASETS, json=dataset("osaka-tourism-spots"), headers=owner("osaka"))).status == 201
+    response = await client.patch("/admin/v1/tenants/osaka", headers=ADMIN,
+                                  json={"quotas": {"maxRequestsPerMinute": 2}})
+    assert response.status == 200, await response.text()
+
+    query = {"type": "TouristSpot"}
+    anonymous = {"NGSILD-Tenant": "osaka"}
+    other_member = {**bearer("ngsi-ld:read", ["hyogo"]), "NGSILD-Tenant": "osaka"}
+    assert (await client.get(f"{API}/entities", params=query, headers=anonymous)).status == 200
+    assert (await client.get(f"{API}/entities", params=query, headers=other_member)).status == 200
+    response = await client.get(f"{API}/entities", params=query, headers=anonymous)
+    assert response.status == 429
+    body = await response.json()
+    assert (body["quota"], body["limit"]) == ("maxRequestsPerMinute", 2)
+    assert body["detail"].startswith("Reads of the data published by tenant 'osaka', by others than the tenant, "
+                                     "have reached 2 on this broker process")
+    assert (await client.get(f"{API}/entities", params=query, headers=other_member)).status == 429
+
+    for _ in range(2):  # the tenant's own window is untouched by the readers
+        assert (await client.get(f"{API}/entities", params=query, headers=owner("osaka"))).status == 200
+    response = await client.get(f"{API}/entities", params=query, headers=owner("osaka"))
+    assert response.status == 429
+    assert (await response.json())["detail"].startswith("Tenant 'osaka' has made 2 requests")

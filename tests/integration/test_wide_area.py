@@ -362,6 +362,41 @@ async def test_a_wide_area_subscription_is_notified_of_open_changes_in_any_tenan
     assert len(receiver.received) == 1  # the withheld ownerPhone and the unpublished Facility sent nothing
 
 
+async def test_the_wide_area_tenant_holds_at_most_its_configured_subscriptions(make_client, receiver):
+    client = await make_client(wide_area_max_subscriptions=2)
+    subscription = {"type": "Subscription", "entities": [{"type": "TouristSpot"}],
+                    "notification": {"endpoint": {"uri": receiver.url()}}}
+    for _ in range(2):
+        assert (await client.post(f"{API}/subscriptions", json=subscription, headers=OPEN)).status == 201
+    response = await client.post(f"{API}/subscriptions", json=subscription, headers=OPEN)
+    assert response.status == 403
+    assert await response.json() == {
+        "type": "urn:kyodo:error:QuotaExceeded", "title": "Quota exceeded", "quota": "maxSubscriptions", "limit": 2,
+        "detail": "Tenant 'open' holds 2 subscriptions; its quota maxSubscriptions allows at most 2"}
+    assert len(await (await client.get(f"{API}/subscriptions", headers=OPEN)).json()) == 2
+
+
+async def test_wide_area_requests_beyond_the_configured_rate_are_429(make_client):
+    client = await make_client(wide_area_max_requests_per_minute=2, rate_limit_window_s=60.0)
+    for _ in range(2):
+        assert (await client.get(f"{API}/entities", params={"type": "TouristSpot"}, headers=OPEN)).status == 200
+    response = await client.get(f"{API}/entities", params={"type": "TouristSpot"}, headers=OPEN)
+    assert response.status == 429
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    body = await response.json()
+    assert (body["type"], body["quota"], body["limit"]) == (
+        "urn:kyodo:error:TooManyRequests", "maxRequestsPerMinute", 2)
+    assert body["detail"].startswith("Tenant 'open' has made 2 requests to this broker process")
+    # other tenants have their own windows
+    assert (await client.get(f"{API}/entities", params={"type": "TouristSpot"})).status == 200
+
+
+def test_the_wide_area_quotas_must_be_positive():
+    for name in ("wide_area_max_subscriptions", "wide_area_max_requests_per_minute"):
+        with pytest.raises(ValidationError, match=name):
+            Settings(**{name: 0})
+
+
 async def test_a_periodic_subscription_on_the_wide_area_tenant_is_refused(client, receiver):
     subscription = {"type": "Subscription", "entities": [{"type": "TouristSpot"}], "timeInterval": 60,
                     "notification": {"endpoint": {"uri": receiver.url()}}}

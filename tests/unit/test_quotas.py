@@ -65,6 +65,19 @@ def test_refused_requests_do_not_count_and_unlimited_tenants_are_never_counted()
         limiter.admit("nara", None)
 
 
+def test_others_reads_of_published_data_have_a_window_apart_from_the_tenants_own():
+    clock = Clock()
+    limiter = RateLimiter(60.0, 1, clock)
+    limiter.admit("osaka", 1, public=True)
+    with pytest.raises(TooManyRequests) as refused:
+        limiter.admit("osaka", 1, public=True)
+    assert "published by tenant 'osaka', by others than the tenant" in refused.value.detail
+    limiter.admit("osaka", 1)  # the tenant's own window is untouched
+    limiter.forget("osaka")  # a purged tenant: both windows go
+    limiter.admit("osaka", 1, public=True)
+    limiter.admit("osaka", 1)
+
+
 def test_entity_and_subscription_rooms():
     quotas = Quotas(max_entities=2, max_subscriptions=1)
     require_entity_room("osaka", quotas, 1)
