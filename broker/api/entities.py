@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from broker.api import changes
+from broker.api import changes, wide_area
 from broker.api.http import (
     API_BASE,
     boolean_param,
@@ -31,6 +31,7 @@ from broker.ngsild.model import Entity
 from broker.ngsild.names import is_valid_name, parse_datetime, require_entity_id
 from broker.ngsild.params import parse_render_options
 from broker.ngsild.render import render_entity, render_geojson_feature
+from broker.ngsild.wide_area import SOURCE_TENANTS_HEADER, wide_area_render, with_source
 
 _RETRIEVE_PARAMS = ("attrs", "pick", "omit", "type", "options", "format", "lang", "geometryProperty",
                     "datasetId", "local")
@@ -117,18 +118,25 @@ async def retrieve_entity(request: web.Request) -> web.Response:
         raise BadRequestData("geometryProperty is only allowed with Accept: application/geo+json")
     if view is not None:
         refuse_withheld(options.attrs or (), view)
-    lookup = ctx.entities.get(entity_id, types=_types(request, ctx), attrs=options.attrs)
-    entity = await lookup if view is None else await published_entity(request, view, entity_id, lookup)
+    headers: dict[str, str] = {}
+    if ctx.wide_area:
+        source, entity = await wide_area.retrieve(ctx, entity_id, types=_types(request, ctx), attrs=options.attrs)
+    else:
+        lookup = ctx.entities.get(entity_id, types=_types(request, ctx), attrs=options.attrs)
+        entity = await lookup if view is None else await published_entity(request, view, entity_id, lookup)
     if options.attrs is not None and not entity["attrs"]:
         raise ResourceNotFound(f"Entity {entity_id} has none of the requested attributes")
+    if ctx.wide_area:
+        entity, options = with_source(entity, source), wide_area_render(options)
+        headers[SOURCE_TENANTS_HEADER] = source
     if media == GEO_JSON:
         name = ctx.terms.expand(geometry_property or "location")
         feature = render_geojson_feature(entity, ctx.terms, options, name)
-        return geojson_response(feature, request, ctx.context)
+        return geojson_response(feature, request, ctx.context, headers)
     rendered = render_entity(entity, ctx.terms, options)
     if rendered is None:
         raise ResourceNotFound(f"Nothing of entity {entity_id} is left after the requested projection")
-    return json_response(rendered, media=media, context=ctx.context)
+    return json_response(rendered, media=media, context=ctx.context, headers=headers)
 
 
 async def delete_entity(request: web.Request) -> web.Response:

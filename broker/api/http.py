@@ -100,12 +100,13 @@ def json_response(data: Any, *, media: str = JSON, context: Any = None, status: 
     return web.Response(body=orjson.dumps(data), status=status, content_type=media, headers=headers)
 
 
-def geojson_response(data: Any, request: web.Request, context: Any) -> web.Response:
+def geojson_response(data: Any, request: web.Request, context: Any,
+                     headers: dict[str, str] | None = None) -> web.Response:
     """GeoJSON with @context in the body, or in a Link header with `Prefer: body=json` (6.3.6)."""
     if request.headers.get("Prefer", "").replace(" ", "") == "body=json":
-        headers = {"Link": context_link(context)} if isinstance(context, str) else {}
-        return json_response(data, media=GEO_JSON, headers=headers)
-    return json_response(data, media=GEO_JSON, context=context)
+        link = {"Link": context_link(context)} if isinstance(context, str) else {}
+        return json_response(data, media=GEO_JSON, headers={**(headers or {}), **link})
+    return json_response(data, media=GEO_JSON, context=context, headers=headers)
 
 
 def problem_response(error: NgsiLdError) -> web.Response:

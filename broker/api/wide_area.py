@@ -2,7 +2,7 @@
 
 The tenant named KYODO_WIDE_AREA_TENANT (default `open`) always exists and is never provisioned.
 Its own database holds only its subscriptions; GET /entities, POST /entityOperations/query, /types
-and /attributes read every active tenant's openly published types through their CatalogViews
+/attributes and GET /entities/{id} read every active tenant's openly published types through their CatalogViews
 (broker/ngsild/catalog_view.py), concurrently, and merge (broker/ngsild/wide_area.py). Every other
 write is 403 ReadOnlyTenant.
 """
@@ -19,9 +19,20 @@ from aiohttp import web
 from broker.api.http import API_BASE
 from broker.api.request import RequestContext, tenant_of
 from broker.api.state import Services, services
-from broker.ngsild.catalog_view import CatalogView
+from broker.ngsild.catalog_view import CatalogView, refuse_withheld, withhold
+from broker.ngsild.errors import ResourceNotFound
+from broker.ngsild.model import Entity
 from broker.ngsild.query_ast import EntityQuery
-from broker.ngsild.wide_area import MergedPage, TenantPage, merge_discovery, merge_pages, tenant_query, views_by_tenant
+from broker.ngsild.wide_area import (
+    AmbiguousEntity,
+    MergedPage,
+    TenantPage,
+    merge_discovery,
+    merge_pages,
+    tenant_query,
+    views_by_tenant,
+)
+from broker.store.entities import EntityStore
 from broker.store.query import find_entities
 from tenants.errors import ReadOnlyTenant
 
@@ -62,6 +73,38 @@ async def query_page(ctx: RequestContext, query: EntityQuery) -> MergedPage:
     pages = [TenantPage(tenant, view, result.entities, result.order_values or [], result.count)
              for (tenant, view, _), result in zip(parts, results, strict=True)]
     return merge_pages(pages, offset=query.offset, limit=query.limit, count=query.count)
+
+
+async def retrieve(ctx: RequestContext, entity_id: str, *, types: list[str] | None,
+                   attrs: frozenset[str] | None) -> tuple[str, Entity]:
+    """Retrieve Entity over every open dataset: (its tenant, the entity without withheld attributes).
+
+    Every publishing tenant is asked concurrently for the id among its openly published types; 404
+    when none holds it, 409 AmbiguousEntity when several do, 403 when `attrs` names an attribute its
+    publisher withheld."""
+    svc = ctx.services
+    asked = [(tenant, view, readable) for tenant, view in (await open_views(svc)).items()
+             if (readable := [t for t in view.types if types is None or t in types])]
+    found = await asyncio.gather(*(_entity_or_none(EntityStore(svc.databases.tenant(tenant)), entity_id,
+                                                   readable, attrs) for tenant, _, readable in asked))
+    holders = [(tenant, view, entity) for (tenant, view, _), entity in zip(asked, found, strict=True)
+               if entity is not None]
+    if not holders:
+        raise ResourceNotFound(f"Entity {entity_id} is not in any openly published dataset"
+                               + (" with the requested type" if types else ""))
+    if len(holders) > 1:
+        raise AmbiguousEntity(entity_id, [tenant for tenant, _, _ in holders])
+    tenant, view, entity = holders[0]
+    refuse_withheld(attrs or (), view)
+    return tenant, withhold(entity, view)
+
+
+async def _entity_or_none(store: EntityStore, entity_id: str, types: list[str],
+                          attrs: frozenset[str] | None) -> Entity | None:
+    try:
+        return await store.get(entity_id, types=types, attrs=attrs)
+    except ResourceNotFound:
+        return None
 
 
 async def discover(request: web.Request, read: Callable[..., Awaitable[Any]], *args: Any, single: bool = False) -> Any:

@@ -105,7 +105,8 @@ data without a token"): without a token, or with a valid token of another tenant
 admits the request as a catalog reader instead of refusing it, and the handler answers only what
 the tenant publishes to that reader (or the refusal it would have had)."""
 
-WIDE_AREA_READS = frozenset({("GET", f"{NGSI_LD}/entities"), _QUERY_BY_BODY, ("GET", f"{NGSI_LD}/types"),
+WIDE_AREA_READS = frozenset({("GET", f"{NGSI_LD}/entities"), ("GET", _ENTITY), _QUERY_BY_BODY,
+                             ("GET", f"{NGSI_LD}/types"),
                              ("GET", f"{NGSI_LD}/types/{{type}}"), ("GET", f"{NGSI_LD}/attributes"),
                              ("GET", f"{NGSI_LD}/attributes/{{attrId}}")})
 """On the wide-area virtual tenant (KYODO_WIDE_AREA_TENANT) these need no token: everyone is a catalog

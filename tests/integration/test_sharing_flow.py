@@ -67,6 +67,15 @@ async def test_an_anonymous_user_finds_the_datasets_and_pages_one_wide_area_geo_
     assert seen == [(tenant, spot_id(spot)) for tenant, spot in NEAR_ORDER]
 
 
+async def test_an_entity_found_by_a_wide_area_query_is_retrieved_by_id_without_a_token(platform):
+    response = await platform.get(f"{API}/entities/{spot_id('castle')}", headers=OPEN)
+    assert response.status == 200, await response.text()
+    entity = await response.json()
+    assert entity[SOURCE]["value"] == "osaka" and "ownerPhone" not in entity
+    secret = await platform.get(f"{API}/entities/urn:ngsi-ld:Secret:osaka", headers=OPEN)
+    assert secret.status == 404
+
+
 async def test_a_wide_area_query_by_body_needs_no_token_either(platform):
     body = {"type": "Query", "entities": [{"type": "TouristSpot"}], "geoQ": {
         "georel": "near;maxDistance==100000", "geometry": "Point", "coordinates": [135.4959, 34.7025]}}

@@ -291,6 +291,49 @@ async def test_every_write_to_the_wide_area_tenant_is_403_read_only(prefectures,
     assert (await castle.json())["rating"]["value"] == 4.5
 
 
+async def test_an_entity_one_tenant_publishes_openly_is_retrieved_by_id_with_its_source(prefectures):
+    url = f"{API}/entities/{spot_id('castle')}"
+    response = await prefectures.get(url, params={"options": "keyValues"}, headers=OPEN)
+    assert response.status == 200, await response.text()
+    assert response.headers["Kyodo-Source-Tenants"] == "osaka"
+    assert await response.json() == {"id": spot_id("castle"), "type": "TouristSpot", "name": "castle",
+                                     "category": "castle", "rating": 4.5, SOURCE: "osaka",
+                                     "location": {"type": "Point", "coordinates": [135.5262, 34.6873]}}
+    response = await prefectures.get(url, params={"attrs": "rating"}, headers=OPEN)
+    assert await response.json() == {"id": spot_id("castle"), "type": "TouristSpot",
+                                     "rating": {"type": "Property", "value": 4.5},
+                                     SOURCE: {"type": "Property", "value": "osaka"}}
+    response = await prefectures.get(url, headers={**OPEN, "Accept": "application/geo+json"})
+    assert response.status == 200
+    assert response.headers["Kyodo-Source-Tenants"] == "osaka"
+    feature = await response.json()
+    assert (feature["type"], feature["geometry"]["coordinates"]) == ("Feature", [135.5262, 34.6873])
+    assert feature["properties"][SOURCE]["value"] == "osaka"
+
+
+async def test_retrieving_by_id_on_the_wide_area_tenant_never_reaches_beyond_open_datasets(prefectures):
+    url = f"{API}/entities/{spot_id('castle')}"
+    body = await problem(await prefectures.get(url, params={"attrs": "ownerPhone"}, headers=OPEN), 403,
+                         "urn:kyodo:error:NotPublished")
+    assert body["detail"] == f"Attribute '{DEFAULT}ownerPhone' is withheld by the publisher"
+    for entity_id, params in [("urn:ngsi-ld:Facility:osaka-hq", {}),  # not published
+                              ("urn:ngsi-ld:Shelter:kobe-1", {}),  # published to members only
+                              (spot_id("castle"), {"type": "Facility"}),  # published, but not of this type
+                              ("urn:ngsi-ld:TouristSpot:nowhere", {})]:
+        response = await prefectures.get(f"{API}/entities/{entity_id}", params=params, headers=OPEN)
+        await problem(response, 404, "ResourceNotFound")
+
+
+async def test_an_id_that_two_tenants_publish_is_409_ambiguous_on_the_wide_area_tenant(prefectures):
+    response = await prefectures.get(f"{API}/entities/{spot_id('border')}", headers=OPEN)
+    body = await problem(response, 409, "urn:kyodo:error:AmbiguousEntity")
+    assert body["detail"].startswith(f"Entity {spot_id('border')} is published openly by tenants 'hyogo', 'kyoto'")
+    await unpublish(prefectures, "kyoto", "TouristSpot")
+    response = await prefectures.get(f"{API}/entities/{spot_id('border')}", headers=OPEN)
+    assert response.status == 200
+    assert response.headers["Kyodo-Source-Tenants"] == "hyogo"
+
+
 async def test_the_admin_api_refuses_to_provision_the_wide_area_tenant(client):
     response = await client.post("/admin/v1/tenants", json={**OSAKA, "name": "open"})
     body = await problem(response, 400, "BadRequestData")
