@@ -5,13 +5,17 @@ Read-only actions, by GET (URL parameters) or POST (a JSON object), answered in 
 status codes (409 Validation Error, 404 Not Found Error, 400 Bad Request). Organisations are the
 tenants. `rows` and `start` are validated as CKAN does: a negative or non-integer value is a 409
 Validation Error, and `rows` above 1000 is lowered to 1000 (CKAN's `ckan.search.rows_max` default).
+package_search counts the matching datasets per value of the `facet.field`s asked for (tags,
+organization, license_id, res_format), as CKAN's Solr facets do, most frequent first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -40,6 +44,10 @@ FORMAT = "JSON-LD"
 _FORMATS = {"json-ld", "jsonld", "application/ld+json"}
 _TOKEN = re.compile(r'\s*(?:([+-]?)([A-Za-z_]+):(?:"([^"]*)"|(\S+))|"([^"]*)"|(\S+))')
 _SORTS = {"name": "_id", "metadata_modified": "modified", "metadata_created": "issued"}
+FACET_MEMBERS = {"tags": "keywords", "organization": "tenant", "license_id": "license", "res_format": None}
+"""The facet fields package_search counts → the dataset member holding their values (None: every
+dataset has the one resource format)."""
+FACET_LIMIT_DEFAULT, FACET_MINCOUNT_DEFAULT = 50, 1
 Action = Callable[[web.Request, dict[str, Any]], Coroutine[Any, Any, Any]]
 
 
@@ -62,18 +70,22 @@ def not_found(message: str = "Not found") -> CkanError:
 
 # --- parameters ---------------------------------------------------------------------------------
 
-def natural_number(value: Any) -> int:
-    """CKAN's natural_number_validator: an integer ≥ 0, else ValueError with CKAN's message."""
+def integer(value: Any) -> int:
+    """CKAN's int_validator: an integer (negative included), else ValueError with CKAN's message."""
     if isinstance(value, bool):
         raise ValueError("Invalid integer")
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
     if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
-        number = int(value)
-    else:
-        raise ValueError("Invalid integer")
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    raise ValueError("Invalid integer")
+
+
+def natural_number(value: Any) -> int:
+    """CKAN's natural_number_validator: an integer ≥ 0, else ValueError with CKAN's message."""
+    number = integer(value)
     if number < 0:
         raise ValueError("Must be a natural number")
     return number
@@ -94,6 +106,60 @@ def paging(params: dict[str, Any], rows_name: str, default_rows: int | None) -> 
         raise validation_error(errors)
     rows = values[rows_name]
     return (min(rows, ROWS_MAX) if rows is not None else None), values["start"] or 0
+
+
+@dataclass(frozen=True)
+class FacetRequest:
+    """package_search's facet.field, facet.limit (negative: no limit) and facet.mincount."""
+
+    fields: list[str]
+    limit: int
+    mincount: int
+
+
+def facet_request(params: dict[str, Any]) -> FacetRequest:
+    """The facet parameters validated as CKAN does (facet.field a JSON list of strings, given as JSON
+    text in a URL); a field Kyodo does not count is a Validation Error naming those it does."""
+    errors: dict[str, list[str]] = {}
+    fields: Any = params.get("facet.field") or []
+    if isinstance(fields, str):
+        try:
+            fields = orjson.loads(fields)
+        except orjson.JSONDecodeError:
+            errors["facet.field"] = ["Could not parse as valid JSON"]
+            fields = []
+    if not isinstance(fields, list) or not all(isinstance(field, str) for field in fields):
+        errors["facet.field"] = ["Must be a list of strings, such as [\"tags\", \"organization\"]"]
+        fields = []
+    unknown = [field for field in fields if field not in FACET_MEMBERS]
+    if unknown:
+        errors["facet.field"] = [f"Unsupported facet field {unknown[0]!r}: one of {', '.join(FACET_MEMBERS)}"]
+    limit, mincount = FACET_LIMIT_DEFAULT, FACET_MINCOUNT_DEFAULT
+    for name in ("facet.limit", "facet.mincount"):
+        value = params.get(name)
+        if value in ("", None):
+            continue
+        try:
+            if name == "facet.limit":
+                limit = integer(value)
+            else:
+                mincount = natural_number(value)
+        except ValueError as exc:
+            errors[name] = [str(exc)]
+    if errors:
+        raise validation_error(errors)
+    return FacetRequest(list(dict.fromkeys(fields)), limit, mincount)
+
+
+def facet_items(counts: dict[str, int], request: FacetRequest,
+                display: Callable[[str], str]) -> list[dict[str, Any]]:
+    """CKAN's search_facets items of one field: most frequent first (then by name), at least
+    `mincount`, at most `limit` of them."""
+    ordered = sorted(((value, n) for value, n in counts.items() if n >= request.mincount),
+                     key=lambda item: (-item[1], item[0]))
+    if request.limit >= 0:
+        ordered = ordered[:request.limit]
+    return [{"name": value, "display_name": display(value), "count": n} for value, n in ordered]
 
 
 def search_filter(q: str, fq: str) -> dict[str, Any]:
@@ -263,10 +329,36 @@ async def package_search(request: web.Request, params: dict[str, Any]) -> dict[s
     if not all(isinstance(value, str) for value in (q, fq, sort)):
         raise validation_error({name: ["Must be a string"] for name in ("q", "fq", "sort")
                                 if not isinstance(params.get(name) or "", str)})
+    facets = facet_request(params)
     query = {"$and": [await visible_to(request), search_filter(q, fq)]}
     docs, count = await _catalog(request).page(query, offset=start, limit=rows or 0, sort=sort_order(sort))
-    return {"count": count, "sort": sort or "score desc, metadata_modified desc", "facets": {},
-            "search_facets": {}, "results": await _packages(request, docs)}
+    search_facets = await _search_facets(request, query, facets, count)
+    return {"count": count, "sort": sort or "score desc, metadata_modified desc",
+            "facets": {field: {item["name"]: item["count"] for item in facet["items"]}
+                       for field, facet in search_facets.items()},
+            "search_facets": search_facets, "results": await _packages(request, docs)}
+
+
+async def _search_facets(request: web.Request, query: dict[str, Any], facets: FacetRequest,
+                         count: int) -> dict[str, Any]:
+    """{field: {"title", "items"}} for the facet fields asked for, counted concurrently."""
+    catalog = _catalog(request)
+    members = [FACET_MEMBERS[field] for field in facets.fields]
+    counted = await asyncio.gather(*(catalog.counts_of(query, member) if member else _constant({FORMAT: count})
+                                     for member in members))
+    by_field = dict(zip(facets.fields, counted, strict=True))
+    titles: dict[str, str] = {}
+    if "organization" in by_field:
+        titles = await display_names(services(request).tenants.collection, sorted(by_field["organization"]))
+    displays: dict[str, Callable[[str], str]] = {
+        "organization": lambda tenant: titles.get(tenant, tenant),
+        "license_id": lambda license_id: LICENSES[license_id].title if license_id in LICENSES else license_id}
+    return {field: {"title": field, "items": facet_items(counts, facets, displays.get(field, str))}
+            for field, counts in by_field.items()}
+
+
+async def _constant(value: dict[str, int]) -> dict[str, int]:
+    return {key: n for key, n in value.items() if n}
 
 
 async def organization_list(request: web.Request, params: dict[str, Any]) -> list[Any]:

@@ -230,6 +230,13 @@ class DatasetCatalog:
             cursor = cursor.limit(limit)
         return [doc["_id"] async for doc in cursor]
 
+    async def counts_of(self, query: dict[str, Any], member: str) -> dict[str, int]:
+        """Each value of a member (each element, for an array such as keywords) → how many of the
+        datasets a filter matches have it (one read)."""
+        pipeline = [{"$match": query}, {"$project": {"value": f"${member}"}}, {"$unwind": "$value"},
+                    {"$group": {"_id": "$value", "n": {"$sum": 1}}}]
+        return {row["_id"]: row["n"] async for row in await self.collection.aggregate(pipeline)}
+
     async def counts_by_tenant(self, query: dict[str, Any]) -> dict[str, int]:
         """Publishing tenant → how many of the datasets a filter matches it publishes, in tenant order (one read)."""
         pipeline = [{"$match": query}, {"$group": {"_id": "$tenant", "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}]

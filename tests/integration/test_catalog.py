@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 from pyld import jsonld
 
+from tenants.vocabularies import LICENSES
 from tests.conftest import API, link
 from tests.tokens import AUDIENCE, ISSUER, public_pem, token
 
@@ -505,6 +506,73 @@ async def test_ckan_package_search_by_post_and_anonymous_visibility(broker):
                                             "among name, metadata_modified, metadata_created"]}),
 ])
 async def test_ckan_absurd_parameters_are_409_validation_errors_like_ckan(broker, params, error):
+    response = await broker.get(f"{ACTION}/package_search", params=params)
+    assert response.status == 409
+    body = await response.json()
+    check_ckan(body, "error")
+    assert body["error"] == {"__type": "Validation Error", **error}
+
+
+FACETS = '["organization", "tags", "license_id", "res_format"]'
+
+
+async def test_ckan_package_search_counts_the_facets_asked_for_most_frequent_first(broker):
+    await publish_three(broker)
+    response = await broker.get(f"{ACTION}/package_search", headers=HYOGO_MEMBER_ON_OSAKA,
+                                params={"facet.field": FACETS, "rows": "0"})
+    body = await response.json()
+    check_ckan(body, "package_search")
+    result = body["result"]
+    assert result["facets"] == {
+        "organization": {"osaka": 2, "hyogo": 1},
+        "tags": {"parking": 1, "tourism": 1, "交通": 1, "観光": 1, "防災": 1},
+        "license_id": {"CC-BY-4.0": 1, "CC0-1.0": 1, "PDL-1.0": 1},
+        "res_format": {"JSON-LD": 3}}
+    assert list(result["facets"]["organization"]) == ["osaka", "hyogo"]
+    assert result["search_facets"]["organization"] == {"title": "organization", "items": [
+        {"name": "osaka", "display_name": "大阪府", "count": 2},
+        {"name": "hyogo", "display_name": "兵庫県", "count": 1}]}
+    assert [item["display_name"] for item in result["search_facets"]["license_id"]["items"]] == [
+        LICENSES[license_id].title for license_id in ("CC-BY-4.0", "CC0-1.0", "PDL-1.0")]
+    assert [item["name"] for item in result["search_facets"]["tags"]["items"]] == [
+        "parking", "tourism", "交通", "観光", "防災"]
+
+
+@pytest.mark.parametrize(("params", "facets"), [
+    ({}, {}),  # no facet.field: no facets, as CKAN
+    ({"fq": "organization:osaka"}, {"organization": {"osaka": 1}, "tags": {"tourism": 1, "観光": 1},
+                                    "license_id": {"CC-BY-4.0": 1}, "res_format": {"JSON-LD": 1}}),
+    ({"facet.limit": "1"}, {"organization": {"hyogo": 1}, "tags": {"parking": 1}, "license_id": {"CC-BY-4.0": 1},
+                            "res_format": {"JSON-LD": 2}}),
+    ({"facet.mincount": "2"}, {"organization": {}, "tags": {}, "license_id": {}, "res_format": {"JSON-LD": 2}}),
+    ({"facet.limit": "-1", "q": "nothing matches this"}, {"organization": {}, "tags": {}, "license_id": {},
+                                                          "res_format": {}}),
+])
+async def test_ckan_facets_follow_the_search_the_reader_and_facet_limit_and_mincount(broker, params, facets):
+    await publish_three(broker)  # anonymous: the members-only osaka-shelters is not counted
+    query = {"facet.field": FACETS, **params} if params else {}
+    body = await (await broker.get(f"{ACTION}/package_search", params=query)).json()
+    check_ckan(body, "package_search")
+    assert body["result"]["facets"] == facets
+
+
+async def test_ckan_facets_by_post_take_a_json_list(broker):
+    await publish_three(broker)
+    response = await broker.post(f"{ACTION}/package_search", json={"facet.field": ["tags"], "facet.limit": 2})
+    body = await response.json()
+    check_ckan(body, "package_search")
+    assert body["result"]["facets"] == {"tags": {"parking": 1, "tourism": 1}}
+
+
+@pytest.mark.parametrize(("params", "error"), [
+    ({"facet.field": "tags"}, {"facet.field": ["Could not parse as valid JSON"]}),
+    ({"facet.field": '{"tags": 1}'}, {"facet.field": ['Must be a list of strings, such as ["tags", "organization"]']}),
+    ({"facet.field": '["groups"]'}, {"facet.field": ["Unsupported facet field 'groups': one of tags, organization, "
+                                                     "license_id, res_format"]}),
+    ({"facet.limit": "many", "facet.mincount": "-1"}, {"facet.limit": ["Invalid integer"],
+                                                       "facet.mincount": ["Must be a natural number"]}),
+])
+async def test_ckan_bad_facet_parameters_are_409_validation_errors(broker, params, error):
     response = await broker.get(f"{ACTION}/package_search", params=params)
     assert response.status == 409
     body = await response.json()
