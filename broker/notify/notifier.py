@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from broker.logs import log
@@ -138,6 +138,27 @@ def outbox_record(subscription: ActiveSubscription, payload: dict[str, Any], ten
     }
 
 
+class ThrottleWindows:
+    """The throttling windows this process has claimed: a notification inside one is skipped with no
+    database round trip (the claim is atomic, so no replica can hold the window before it ends).
+    A window another replica holds is learnt by a refused claim, one round trip per notification.
+    Keyed by the subscription's modifiedAt, so a changed `throttling` is claimed afresh."""
+
+    _PRUNE_AT = 10_000
+
+    def __init__(self) -> None:
+        self._until: dict[tuple[str, str, Any], datetime] = {}
+
+    def held(self, key: tuple[str, str, Any], now: datetime) -> bool:
+        until = self._until.get(key)
+        return until is not None and now < until
+
+    def claimed(self, key: tuple[str, str, Any], until: datetime, now: datetime) -> None:
+        if len(self._until) >= self._PRUNE_AT:
+            self._until = {k: end for k, end in self._until.items() if end > now}
+        self._until[key] = until
+
+
 class Notifier:
     """The one place every write path reports its entity events to."""
 
@@ -151,6 +172,7 @@ class Notifier:
         self.published = published
         self.wide_area = wide_area
         """The wide-area virtual tenant, whose subscriptions see every tenant's open datasets."""
+        self.throttles = ThrottleWindows()
 
     async def entities_changed(self, tenant: str, events: list[EntityEvent]) -> None:
         """Persist the notifications these events cause (before the client hears of success)."""
@@ -194,9 +216,12 @@ class Notifier:
         for subscription_id, items in data.items():
             subscription = chosen[subscription_id]
             throttling = subscription.compiled.throttling
-            if throttling and not await SubscriptionStore(db).claim_throttle(
-                    subscription_id, throttling_s=throttling, now=now):
-                continue
+            if throttling:
+                window = (tenant, subscription_id, subscription.stored.get("modifiedAt"))
+                if self.throttles.held(window, now) or not await SubscriptionStore(db).claim_throttle(
+                        subscription_id, throttling_s=throttling, now=now):
+                    continue
+                self.throttles.claimed(window, now + timedelta(seconds=throttling), now)
             payload = notification_payload(subscription_id, items, now)
             records.append(outbox_record(subscription, payload, tenant, now, self.default_timeout_s, source_tenant))
         self.dispatcher.lease_new(records)
