@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     public_url: str | None = Field(None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     """The broker's external base URL (e.g. https://kyodo.example.jp) for links in the catalog (DCAT-AP,
     CKAN); unset: taken from each request's scheme and Host."""
+    dcat_page_size: int = Field(100, ge=1, le=1000)
+    """Datasets per page of GET /catalog/v1/dcat (hydra paging beyond)."""
     catalog_title: str = Field("Kyodo shared data catalog", min_length=1, max_length=200)
     catalog_publisher: str = Field("Kyodo joint data platform", min_length=1, max_length=200)
     """The catalog's own dct:publisher (each dataset names its own publisher)."""

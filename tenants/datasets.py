@@ -207,10 +207,6 @@ class DatasetCatalog:
         cursor = self.collection.find(query).sort(sort or [("_id", ASCENDING)]).skip(offset).limit(limit)
         return [doc async for doc in cursor], total
 
-    async def all(self, query: dict[str, Any]) -> list[dict[str, Any]]:
-        """Every dataset a filter matches, by name (the catalog holds at most a few per tenant and type)."""
-        return [doc async for doc in self.collection.find(query).sort("_id", ASCENDING)]
-
     async def replace(self, doc: dict[str, Any]) -> None:
         await self.collection.replace_one({"_id": doc["_id"]}, doc)
 

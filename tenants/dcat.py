@@ -1,12 +1,15 @@
 """The shared catalog as DCAT-AP JSON-LD (DCAT 2 / DCAT-AP 2.1): one dcat:Catalog of dcat:Datasets.
 
 Each dataset has one distribution: the NGSI-LD query of its entity type, to be sent with the header
-`NGSILD-Tenant: <tenant>` (said in the distribution's dct:description). The shape is checked against
+`NGSILD-Tenant: <tenant>` (said in the distribution's dct:description). A catalog larger than one
+page is paged with `?page=N` and described by a hydra:PartialCollectionView (first, previous, next,
+last, totalItems), which DCAT harvesters such as ckanext-dcat follow. The shape is checked against
 schemas/dcat-catalog.schema.json by the tests.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from broker.ngsild.names import format_datetime
@@ -23,6 +26,7 @@ CONTEXT = {
     "xsd": "http://www.w3.org/2001/XMLSchema#",
     "skos": "http://www.w3.org/2004/02/skos/core#",
     "gsp": "http://www.opengis.net/ont/geosparql#",
+    "hydra": "http://www.w3.org/ns/hydra/core#",
 }
 _EU = "http://publications.europa.eu/resource/authority/"
 JSON_LD_FORMAT = _EU + "file-type/JSON_LD"
@@ -90,9 +94,11 @@ def render_dataset(doc: dict[str, Any], base: str, publisher: str) -> dict[str, 
     return dataset
 
 
-def render_catalog(title: str, publisher: str, base: str, datasets: list[dict[str, Any]]) -> dict[str, Any]:
-    """The dcat:Catalog around rendered datasets."""
-    return {
+def render_catalog(title: str, publisher: str, base: str, datasets: list[dict[str, Any]],
+                   page: CatalogPage | None = None) -> dict[str, Any]:
+    """The dcat:Catalog around rendered datasets; with `page`, when the catalog has more than one
+    page (or a page was asked for), its hydra:PartialCollectionView."""
+    catalog = {
         "@context": CONTEXT,
         "@id": f"{base}{DCAT_PATH}",
         "@type": "dcat:Catalog",
@@ -103,3 +109,36 @@ def render_catalog(title: str, publisher: str, base: str, datasets: list[dict[st
         "foaf:homepage": {"@id": f"{base}{CATALOG_BASE}/datasets"},
         "dcat:dataset": datasets,
     }
+    if page is not None and (page.last > 1 or page.asked):
+        catalog["hydra:view"] = page.view(f"{base}{DCAT_PATH}")
+    return catalog
+
+
+@dataclass(frozen=True)
+class CatalogPage:
+    """Which page of the catalog this is (1-based), of how many datasets in all."""
+
+    number: int
+    size: int
+    total: int
+    asked: bool = False
+    """The request named a page: the view is given even for a one-page catalog."""
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+    @property
+    def last(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    def view(self, catalog_url: str) -> dict[str, Any]:
+        def ref(number: int) -> dict[str, str]:
+            return {"@id": f"{catalog_url}?page={number}"}
+        view: dict[str, Any] = {**ref(self.number), "@type": "hydra:PartialCollectionView",
+                                "hydra:totalItems": self.total, "hydra:first": ref(1), "hydra:last": ref(self.last)}
+        if self.number > 1:
+            view["hydra:previous"] = ref(min(self.number - 1, self.last))
+        if self.number < self.last:
+            view["hydra:next"] = ref(self.number + 1)
+        return view

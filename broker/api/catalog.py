@@ -35,13 +35,14 @@ from tenants.datasets import (
     new_document,
     visible_to,
 )
-from tenants.dcat import DCAT_PATH, render_catalog, render_dataset
+from tenants.dcat import DCAT_PATH, CatalogPage, render_catalog, render_dataset
 from tenants.published import DATASETS
 from tenants.registry import DEFAULT_TENANT
 
 DATASET_CATALOG = web.AppKey("dataset_catalog", DatasetCatalog)
 LINK_HINT = " (send a JSON-LD @context in a Link header)"
 _IDENTITY = ("name", "entityType", "tenant")
+MAX_PAGE = 100_000
 
 
 # --- handlers -----------------------------------------------------------------------------------
@@ -120,16 +121,29 @@ async def delete_dataset(request: web.Request) -> web.Response:
 
 
 async def dcat_catalog(request: web.Request) -> web.Response:
-    """GET /catalog/v1/dcat — the datasets this reader sees as a DCAT-AP catalog in JSON-LD."""
-    check_params(request, ())
+    """GET /catalog/v1/dcat[?page=N] — one page of the datasets this reader sees as a DCAT-AP catalog in
+    JSON-LD, by name; hydra paging links when there is more than one page."""
+    check_params(request, ("page",))
     svc = services(request)
-    docs = await request.app[DATASET_CATALOG].all(await visible_to(request))
+    number = _page_number(request.query.get("page"))
+    size = svc.settings.dcat_page_size
+    docs, total = await request.app[DATASET_CATALOG].page(await visible_to(request), offset=(number - 1) * size,
+                                                          limit=size)
+    page = CatalogPage(number, size, total, asked="page" in request.query)
     names = await display_names(svc.tenants.collection, sorted({doc["tenant"] for doc in docs}))
     base = base_url(request)
     datasets = [render_dataset(doc, base, doc.get("publisher") or names.get(doc["tenant"]) or doc["tenant"])
                 for doc in docs]
-    body = render_catalog(svc.settings.catalog_title, svc.settings.catalog_publisher, base, datasets)
+    body = render_catalog(svc.settings.catalog_title, svc.settings.catalog_publisher, base, datasets, page)
     return json_response(body, media=JSON_LD)
+
+
+def _page_number(value: str | None) -> int:
+    if value is None:
+        return 1
+    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+        raise BadRequestData(f"page must be an integer from 1 to {MAX_PAGE}, got {value!r}")
+    return int(value)
 
 
 # --- helpers ------------------------------------------------------------------------------------

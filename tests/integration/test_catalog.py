@@ -422,6 +422,40 @@ async def test_dcat_links_use_the_configured_public_url(make_client, broker):
     assert len(catalog["dcat:dataset"]) == 3  # with KYODO_AUTH=none everyone is a member
 
 
+async def test_a_dcat_catalog_larger_than_a_page_is_paged_with_hydra_links(make_client, broker):
+    await publish_three(broker)
+    paged = await make_client(public_url="https://kyodo.example.jp", auth="none", dcat_page_size=2)
+    url = "https://kyodo.example.jp/catalog/v1/dcat"
+    first = await (await paged.get("/catalog/v1/dcat")).json()
+    jsonschema.validate(first, schema("dcat-catalog.schema.json"))
+    assert [d["dct:identifier"] for d in first["dcat:dataset"]] == ["hyogo-parking", "osaka-shelters"]
+    assert first["hydra:view"] == {
+        "@id": f"{url}?page=1", "@type": "hydra:PartialCollectionView", "hydra:totalItems": 3,
+        "hydra:first": {"@id": f"{url}?page=1"}, "hydra:last": {"@id": f"{url}?page=2"},
+        "hydra:next": {"@id": f"{url}?page=2"}}
+    second = await (await paged.get("/catalog/v1/dcat", params={"page": "2"})).json()
+    jsonschema.validate(second, schema("dcat-catalog.schema.json"))
+    assert [d["dct:identifier"] for d in second["dcat:dataset"]] == ["osaka-tourism-spots"]
+    assert (second["hydra:view"]["hydra:previous"], "hydra:next" in second["hydra:view"]) == (
+        {"@id": f"{url}?page=1"}, False)
+    beyond = await (await paged.get("/catalog/v1/dcat", params={"page": "7"})).json()
+    assert beyond["dcat:dataset"] == [] and beyond["hydra:view"]["hydra:previous"] == {"@id": f"{url}?page=2"}
+    hydra = "http://www.w3.org/ns/hydra/core#"
+    view = jsonld.expand(first)[0][hydra + "view"][0]
+    assert view[hydra + "next"] == [{"@id": f"{url}?page=2"}]
+    one_page = await (await broker.get("/catalog/v1/dcat")).json()  # 100 per page: no view unless asked
+    assert "hydra:view" not in one_page
+    asked = await (await broker.get("/catalog/v1/dcat", params={"page": "1"})).json()
+    assert asked["hydra:view"]["hydra:totalItems"] == 2 and "hydra:next" not in asked["hydra:view"]
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "two", "1.5", "100001", ""])
+async def test_a_bad_dcat_page_is_400(broker, page):
+    response = await broker.get("/catalog/v1/dcat", params={"page": page})
+    body = await problem(response, 400, "https://uri.etsi.org/ngsi-ld/errors/BadRequestData")
+    assert body["detail"] == f"page must be an integer from 1 to 100000, got {page!r}"
+
+
 # --- CKAN ---------------------------------------------------------------------------------------
 
 async def test_ckan_package_list_show_and_license_list(broker):
