@@ -1,8 +1,11 @@
 """Subscription persistence for one tenant (5.8): CRUD, delivery status, throttling and periodic claims.
 
 Documents are the stored form built by broker/ngsild/subscription.py with `_id` for `id`; the
-delivery status lives under `notification.*` (status, timesSent, timesFailed, lastNotification,
-lastSuccess, lastFailure) and is updated with atomic $set/$inc/$max, never read-modify-write.
+delivery status lives under `notification.*` (timesSent, timesFailed, lastNotification,
+lastSuccess, lastFailure) and is updated with atomic $inc/$max, never read-modify-write, so the
+outcomes that several replicas write in any order add up. `notification.status` is derived when
+read: "failed" when the latest outcome is a failure. A PATCH sets the client's members one by one
+and leaves those alone.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ def _to_document(subscription: dict[str, Any]) -> dict[str, Any]:
 def _from_document(doc: dict[str, Any]) -> dict[str, Any]:
     subscription = {"id": doc.pop("_id")}
     subscription.update(doc)
+    notification = subscription.get("notification")
+    if isinstance(notification, dict) and "lastNotification" in notification:
+        failure, success = notification.get("lastFailure"), notification.get("lastSuccess")
+        notification["status"] = "failed" if failure is not None and (success is None or failure > success) else "ok"
     return subscription
 
 
@@ -64,12 +71,20 @@ class SubscriptionStore:
         return items, await self.collection.count_documents({})
 
     async def replace(self, previous: dict[str, Any], subscription: dict[str, Any]) -> None:
-        """Replace the client-owned members, keeping the delivery status written meanwhile."""
-        doc = _to_document(subscription)
-        status = {key: value for key, value in (previous.get("notification") or {}).items()
-                  if key in _DELIVERY_MEMBERS}
-        doc["notification"] = {**doc.get("notification", {}), **status}
-        result = await self.collection.replace_one({"_id": subscription["id"]}, doc)
+        """Write `subscription` over `previous` (as read before the change): its members are set and the
+        ones it no longer has unset, each on its own path, so that delivery outcomes written meanwhile
+        by any replica are kept (a whole-document replace would drop them)."""
+        new, old = _to_document(subscription), _to_document(previous)
+        new_notification = _client_members(new.pop("notification", None))
+        old_notification = _client_members(old.pop("notification", None))
+        members = {key: value for key, value in new.items() if key != "_id"}
+        members.update({f"notification.{key}": value for key, value in new_notification.items()})
+        gone = {key: "" for key in old if key not in new}
+        gone.update({f"notification.{key}": "" for key in old_notification if key not in new_notification})
+        update: dict[str, Any] = {"$set": members}
+        if gone:
+            update["$unset"] = gone
+        result = await self.collection.update_one({"_id": subscription["id"]}, update)
         if not result.matched_count:
             raise ResourceNotFound(f"Subscription {subscription['id']} not found")
 
@@ -86,9 +101,8 @@ class SubscriptionStore:
         """Count (subscription id, success, at) outcomes: one update per subscription, one round trip."""
         updates: dict[str, dict[str, Any]] = {}
         for subscription_id, success, at in sorted(deliveries, key=lambda delivery: delivery[2]):
-            update = updates.setdefault(subscription_id, {"$set": {}, "$inc": {}, "$max": {}})
+            update = updates.setdefault(subscription_id, {"$inc": {}, "$max": {}})
             counter, last = ("timesSent", "lastSuccess") if success else ("timesFailed", "lastFailure")
-            update["$set"]["notification.status"] = "ok" if success else "failed"
             update["$inc"][f"notification.{counter}"] = update["$inc"].get(f"notification.{counter}", 0) + 1
             update["$max"]["notification.lastNotification"] = at
             update["$max"][f"notification.{last}"] = at
@@ -116,3 +130,8 @@ class SubscriptionStore:
 
 _DELIVERY_MEMBERS = frozenset({"status", "timesSent", "timesFailed", "lastNotification", "lastSuccess",
                                "lastFailure"})
+
+
+def _client_members(notification: dict[str, Any] | None) -> dict[str, Any]:
+    """A notification's members other than the delivery status."""
+    return {key: value for key, value in (notification or {}).items() if key not in _DELIVERY_MEMBERS}

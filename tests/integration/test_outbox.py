@@ -93,6 +93,29 @@ async def test_delivery_outcomes_are_counted_per_subscription_in_one_write(datab
                   "lastSuccess": t0 + timedelta(seconds=2), "lastFailure": t0 + timedelta(seconds=1)}
     assert s2 == {"status": "failed", "timesFailed": 1, "lastNotification": t0 + timedelta(seconds=3),
                   "lastFailure": t0 + timedelta(seconds=3)}
-    # an older outcome written later never moves the times back
+    # an older outcome written later (another replica's) never moves the times back, nor the status
     await store.record_deliveries([("s2", True, t0)])
-    assert (await store.get("s2"))["notification"]["lastNotification"] == t0 + timedelta(seconds=3)
+    s2 = (await store.get("s2"))["notification"]
+    assert (s2["lastNotification"], s2["status"], s2["timesSent"]) == (t0 + timedelta(seconds=3), "failed", 1)
+    await store.record_deliveries([("s2", True, t0 + timedelta(seconds=4))])
+    assert (await store.get("s2"))["notification"]["status"] == "ok"
+
+
+async def test_a_subscription_update_keeps_the_outcomes_written_since_it_was_read(databases):
+    store = SubscriptionStore(databases[0])
+    endpoint = {"uri": "http://receiver/notify", "accept": "application/json"}
+    await store.create({"id": "s", "type": "Subscription", "q": "temperature>20", "description": "old",
+                        "notification": {"endpoint": endpoint, "format": "keyValues", "attributes": ["a"]}})
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    await store.record_deliveries([("s", True, t0)])
+    previous = await store.get("s")
+    await SubscriptionStore(databases[1]).record_deliveries([("s", False, t0 + timedelta(seconds=1))])  # meanwhile
+    changed = {key: value for key, value in previous.items() if key != "description"}  # description removed
+    changed["q"] = "temperature>30"
+    changed["notification"] = {"endpoint": endpoint, "format": "normalized", "timesSent": 99}  # attributes removed
+    await store.replace(previous, changed)
+    stored = await store.get("s")
+    assert "description" not in stored and stored["q"] == "temperature>30"
+    assert stored["notification"] == {"endpoint": endpoint, "format": "normalized", "timesSent": 1, "timesFailed": 1,
+                                      "lastNotification": t0 + timedelta(seconds=1), "lastSuccess": t0,
+                                      "lastFailure": t0 + timedelta(seconds=1), "status": "failed"}
