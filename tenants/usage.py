@@ -6,21 +6,29 @@ A usage document (collection `usage` of the shared catalog), one per tenant per 
      "counters": {"readRequests": 120, "bytesIn": 5230, …},              # $inc by every process
      "gauges": {"entitiesStored": 42, "subscriptions": 3, "storageBytes": 81920}, "sampledAt": ISODate}
 
+     "flushes": {"<process>": 17}}                                        # the last batch applied
+
 Flushes add with `$inc` upserts in one bulk write, so any number of processes count into the same
-documents. A failed flush puts its counts back for the next one; nothing here ever fails a request.
+documents. Each batch of a process has a sequence number, and a document takes a batch only if its
+`flushes.<process>` is below it: a batch whose outcome is unknown (the connection broke after it
+was sent) is written again as it is, and the documents that already have it skip it, so no count
+is added twice even without retryable writes. A batch that certainly failed (no server, or the
+server refused a document) puts its counts back for the next one; nothing here ever fails a request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError, ServerSelectionTimeoutError
 
 from broker.logs import log
 from tenants.meters import (
@@ -40,8 +48,22 @@ Sampler = Callable[[str], Awaitable[dict[str, int]]]
 TenantLister = Callable[[], Awaitable[list[str]]]
 
 
+DUPLICATE_KEY = 11000
+Counts = dict[tuple[str, str], dict[str, int]]
+Samples = dict[tuple[str, str], tuple[float, dict[str, int]]]
+
+
 def usage_id(tenant: str, day: str) -> str:
     return f"{tenant}/{day}"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one flush writes: counts and gauge samples, numbered in this process's order."""
+
+    sequence: int
+    counts: Counts
+    samples: Samples
 
 
 class UsageMeter:
@@ -62,6 +84,11 @@ class UsageMeter:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._indexed = False
+        self.process = uuid.uuid4().hex
+        """This process's key in each document's `flushes`."""
+        self._sequence = 0
+        self.unsettled: Batch | None = None
+        """A batch sent whose outcome is unknown: written again, as it is, before any other."""
 
     # --- counting (hot path) -----------------------------------------------------------------
 
@@ -115,31 +142,48 @@ class UsageMeter:
         async with self._lock:
             if time.monotonic() >= self._next_sample:
                 await self._sample_all()
+            if self.unsettled is not None:
+                if not await self._write(self.unsettled):
+                    return False
+                self.unsettled = None
             counts, samples = self.counts.take(), self.samples.take()
             if not counts and not samples:
                 return True
-            ids, operations = _updates(counts, samples)
-            try:
-                await self._ensure_indexes()
-                await self.collection.bulk_write(operations, ordered=False)
-            except BulkWriteError as exc:
-                # unordered: the other upserts were applied, so only the failed ones go back
-                failed = {ids[error["index"]] for error in exc.details.get("writeErrors", [])}
-                self._put_back(counts, samples, failed)
-                log.warning("usage flush partly failed; the failed counts are retried", failed=len(failed))
-                return False
-            except PyMongoError as exc:
-                self._put_back(counts, samples, None)
-                log.warning("usage flush failed; the counts are kept and retried", error=str(exc)[:200])
-                return False
-            return True
+            self._sequence += 1
+            return await self._write(Batch(self._sequence, counts, samples))
 
-    def _put_back(self, counts: dict[Any, dict[str, int]], samples: dict[Any, tuple[float, dict[str, int]]],
-                  only: set[str] | None) -> None:
+    async def _write(self, batch: Batch) -> bool:
+        """Write one batch; True when every document has it. Counts that certainly were not written go
+        back to the pending ones; a batch of unknown outcome becomes `unsettled`."""
+        ids, operations = _updates(batch, self.process)
+        try:
+            await self._ensure_indexes()
+            await self.collection.bulk_write(operations, ordered=False)
+        except BulkWriteError as exc:
+            # unordered: the other upserts were applied; a duplicate key is an upsert that found the
+            # document already has this batch (an earlier try of it was applied)
+            failed = {ids[error["index"]] for error in exc.details.get("writeErrors", [])
+                      if error.get("code") != DUPLICATE_KEY}
+            if not failed:
+                return True
+            self._put_back(batch, failed)
+            log.warning("usage flush partly failed; the failed counts are retried", failed=len(failed))
+            return False
+        except ServerSelectionTimeoutError as exc:  # no server was reached: nothing was sent
+            self._put_back(batch, None)
+            log.warning("usage flush failed; the counts are kept and retried", error=str(exc)[:200])
+            return False
+        except PyMongoError as exc:  # sent, perhaps applied: only the same batch may be written again
+            self.unsettled = batch
+            log.warning("usage flush outcome unknown; the same batch is written again", error=str(exc)[:200])
+            return False
+        return True
+
+    def _put_back(self, batch: Batch, only: set[str] | None) -> None:
         def wanted(key: tuple[str, str]) -> bool:
             return only is None or usage_id(*key) in only
-        self.counts.merge({key: meters for key, meters in counts.items() if wanted(key)})
-        self.samples.merge({key: sample for key, sample in samples.items() if wanted(key)})
+        self.counts.merge({key: meters for key, meters in batch.counts.items() if wanted(key)})
+        self.samples.merge({key: sample for key, sample in batch.samples.items() if wanted(key)})
 
     async def _sample_all(self) -> None:
         self._next_sample = time.monotonic() + self.sample_interval_s
@@ -184,21 +228,24 @@ class UsageMeter:
         return [_day_usage(doc) async for doc in cursor]
 
 
-def _updates(counts: dict[tuple[str, str], dict[str, int]],
-             samples: dict[tuple[str, str], tuple[float, dict[str, int]]]) -> tuple[list[str], list[UpdateOne]]:
-    """The upserts of one flush, and the document id each one writes."""
+def _updates(batch: Batch, process: str) -> tuple[list[str], list[UpdateOne]]:
+    """The upserts of one batch, and the document id each one writes. Each applies only to a
+    document that has not had this batch (its flushes.<process> below the batch's number)."""
     ids, operations = [], []
-    for key in sorted(counts.keys() | samples.keys()):
+    applied = f"flushes.{process}"
+    for key in sorted(batch.counts.keys() | batch.samples.keys()):
         tenant, day = key
-        update: dict[str, Any] = {"$setOnInsert": {"tenant": tenant, "day": day}}
-        if key in counts:
-            update["$inc"] = {f"counters.{meter}": amount for meter, amount in counts[key].items()}
-        if key in samples:
-            at, gauges = samples[key]
-            update["$set"] = {**{f"gauges.{gauge}": gauges[gauge] for gauge in GAUGES},
-                              "sampledAt": datetime.fromtimestamp(at, UTC)}
+        update: dict[str, Any] = {"$setOnInsert": {"tenant": tenant, "day": day},
+                                  "$set": {applied: batch.sequence}}
+        if key in batch.counts:
+            update["$inc"] = {f"counters.{meter}": amount for meter, amount in batch.counts[key].items()}
+        if key in batch.samples:
+            at, gauges = batch.samples[key]
+            update["$set"].update({**{f"gauges.{gauge}": gauges[gauge] for gauge in GAUGES},
+                                   "sampledAt": datetime.fromtimestamp(at, UTC)})
         ids.append(usage_id(tenant, day))
-        operations.append(UpdateOne({"_id": ids[-1]}, update, upsert=True))
+        operations.append(UpdateOne({"_id": ids[-1], applied: {"$not": {"$gte": batch.sequence}}}, update,
+                                    upsert=True))
     return ids, operations
 
 

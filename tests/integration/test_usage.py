@@ -302,3 +302,99 @@ async def test_gauges_are_sampled_once_per_interval_whatever_the_number_of_proce
     restarted = process()
     await restarted.flush()
     assert len(sampled) == 2
+
+
+class AcknowledgementDropper:
+    """A TCP proxy in front of the database which, once armed, passes the next `update` command on
+    and then closes the client's connection instead of passing the reply: a write the database
+    applied whose acknowledgement the broker never receives."""
+
+    UPDATE = b"\x02update\x00"  # the command's first BSON element: a string named "update"
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.armed = False
+        self.dropped = 0
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"mongodb://127.0.0.1:{port}/?directConnection=true&retryWrites=false"
+
+    async def _connection(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        server_reader, server_writer = await asyncio.open_connection(*self.upstream)
+        dropping = asyncio.Event()
+
+        async def to_server() -> None:
+            while chunk := await client_reader.read(65536):
+                if self.armed and self.UPDATE in chunk:
+                    self.armed = False
+                    dropping.set()
+                server_writer.write(chunk)
+                await server_writer.drain()
+
+        async def to_client() -> None:
+            while chunk := await server_reader.read(65536):
+                if dropping.is_set():  # the database has answered, so it applied the update
+                    self.dropped += 1
+                    return
+                client_writer.write(chunk)
+                await client_writer.drain()
+
+        tasks = [asyncio.create_task(to_server()), asyncio.create_task(to_client())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            for task in tasks:
+                task.cancel()
+            for writer in (client_writer, server_writer):
+                writer.close()
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+async def test_a_flush_whose_acknowledgement_is_lost_is_written_again_without_counting_twice(mongo_url, settings):
+    address = mongo_url.removeprefix("mongodb://").split("/")[0].rsplit(":", 1)
+    proxy = AcknowledgementDropper((address[0], int(address[1])))
+    through_proxy: AsyncMongoClient = AsyncMongoClient(await proxy.start(), serverSelectionTimeoutMS=5000)
+    raw: AsyncMongoClient = AsyncMongoClient(mongo_url)
+    usage = raw[f"{settings.db_prefix}-catalog"][USAGE]
+    clock = DayClock("Asia/Tokyo")
+
+    async def no_tenants() -> list[str]:
+        return []
+
+    async def no_gauges(tenant: str) -> dict[str, int]:
+        return {}
+
+    meter = UsageMeter(through_proxy[f"{settings.db_prefix}-catalog"][USAGE], clock, flush_interval_s=600,
+                       sample_interval_s=0, sample=no_gauges, tenants=no_tenants)
+    document = {"_id": f"osaka/{clock.today()}"}
+
+    async def reads_counted() -> int:
+        return (await usage.find_one(document))["counters"]["readRequests"]
+
+    try:
+        meter.count_request("osaka", "read", 10, 20)
+        assert await meter.flush() is True
+        for _ in range(2):
+            meter.count_request("osaka", "read", 10, 20)
+        proxy.armed = True
+        assert await meter.flush() is False  # the connection broke after the update was sent
+        assert proxy.dropped == 1 and meter.unsettled is not None
+        assert await reads_counted() == 3  # ... and the database had applied it
+        meter.count_request("osaka", "read", 10, 20)
+        assert await meter.flush() is True  # the same batch again (skipped), then the new count
+        assert meter.unsettled is None
+        assert await reads_counted() == 4
+        assert (await usage.find_one(document))["counters"]["bytesOut"] == 80
+    finally:
+        await through_proxy.close()
+        await raw.close()
+        await proxy.close()
