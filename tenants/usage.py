@@ -143,9 +143,9 @@ class UsageMeter:
             if time.monotonic() >= self._next_sample:
                 await self._sample_all()
             if self.unsettled is not None:
-                if not await self._write(self.unsettled):
+                batch, self.unsettled = self.unsettled, None
+                if not await self._write(batch):  # unsettled again, or its failed counts put back
                     return False
-                self.unsettled = None
             counts, samples = self.counts.take(), self.samples.take()
             if not counts and not samples:
                 return True
