@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 import pytest
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 
 from broker.api.state import SERVICES
+from broker.config import Settings
 from broker.store.embedded import free_port
 from tenants.meters import METERS, DayClock
 from tenants.usage import USAGE, UsageMeter
@@ -307,13 +310,15 @@ async def test_gauges_are_sampled_once_per_interval_whatever_the_number_of_proce
 class AcknowledgementDropper:
     """A TCP proxy in front of the database which, once armed, passes the next `update` command on
     and then closes the client's connection instead of passing the reply: a write the database
-    applied whose acknowledgement the broker never receives."""
+    applied whose acknowledgement the broker never receives. With `drop_request`, the update itself
+    is dropped: the broker cannot tell the two apart."""
 
     UPDATE = b"\x02update\x00"  # the command's first BSON element: a string named "update"
 
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
         self.armed = False
+        self.drop_request = False
         self.dropped = 0
         self.server: asyncio.Server | None = None
 
@@ -330,6 +335,9 @@ class AcknowledgementDropper:
             while chunk := await client_reader.read(65536):
                 if self.armed and self.UPDATE in chunk:
                     self.armed = False
+                    if self.drop_request:
+                        self.dropped += 1
+                        return
                     dropping.set()
                 server_writer.write(chunk)
                 await server_writer.drain()
@@ -359,13 +367,14 @@ class AcknowledgementDropper:
             await self.server.wait_closed()
 
 
-async def test_a_flush_whose_acknowledgement_is_lost_is_written_again_without_counting_twice(mongo_url, settings):
+@pytest.fixture
+async def flaky_link(mongo_url: str, settings: Settings) -> AsyncIterator[tuple[AcknowledgementDropper, UsageMeter,
+                                                                               AsyncCollection]]:
+    """A usage meter writing through an AcknowledgementDropper, and the usage collection read directly."""
     address = mongo_url.removeprefix("mongodb://").split("/")[0].rsplit(":", 1)
     proxy = AcknowledgementDropper((address[0], int(address[1])))
     through_proxy: AsyncMongoClient = AsyncMongoClient(await proxy.start(), serverSelectionTimeoutMS=5000)
     raw: AsyncMongoClient = AsyncMongoClient(mongo_url)
-    usage = raw[f"{settings.db_prefix}-catalog"][USAGE]
-    clock = DayClock("Asia/Tokyo")
 
     async def no_tenants() -> list[str]:
         return []
@@ -373,28 +382,50 @@ async def test_a_flush_whose_acknowledgement_is_lost_is_written_again_without_co
     async def no_gauges(tenant: str) -> dict[str, int]:
         return {}
 
-    meter = UsageMeter(through_proxy[f"{settings.db_prefix}-catalog"][USAGE], clock, flush_interval_s=600,
-                       sample_interval_s=0, sample=no_gauges, tenants=no_tenants)
-    document = {"_id": f"osaka/{clock.today()}"}
+    meter = UsageMeter(through_proxy[f"{settings.db_prefix}-catalog"][USAGE], DayClock("Asia/Tokyo"),
+                       flush_interval_s=600, sample_interval_s=0, sample=no_gauges, tenants=no_tenants)
+    yield proxy, meter, raw[f"{settings.db_prefix}-catalog"][USAGE]
+    await through_proxy.close()
+    await raw.close()
+    await proxy.close()
+
+
+async def test_a_flush_whose_acknowledgement_is_lost_is_written_again_without_counting_twice(flaky_link):
+    proxy, meter, usage = flaky_link
+    document = {"_id": f"osaka/{meter.clock.today()}"}
 
     async def reads_counted() -> int:
         return (await usage.find_one(document))["counters"]["readRequests"]
 
-    try:
+    meter.count_request("osaka", "read", 10, 20)
+    assert await meter.flush() is True
+    for _ in range(2):
         meter.count_request("osaka", "read", 10, 20)
-        assert await meter.flush() is True
-        for _ in range(2):
-            meter.count_request("osaka", "read", 10, 20)
-        proxy.armed = True
-        assert await meter.flush() is False  # the connection broke after the update was sent
-        assert proxy.dropped == 1 and meter.unsettled is not None
-        assert await reads_counted() == 3  # ... and the database had applied it
-        meter.count_request("osaka", "read", 10, 20)
-        assert await meter.flush() is True  # the same batch again (skipped), then the new count
-        assert meter.unsettled is None
-        assert await reads_counted() == 4
-        assert (await usage.find_one(document))["counters"]["bytesOut"] == 80
-    finally:
-        await through_proxy.close()
-        await raw.close()
-        await proxy.close()
+    proxy.armed = True
+    assert await meter.flush() is False  # the connection broke after the update was sent
+    assert proxy.dropped == 1 and meter.unsettled is not None
+    assert await reads_counted() == 3  # ... and the database had applied it
+    meter.count_request("osaka", "read", 10, 20)
+    assert await meter.flush() is True  # the same batch again (skipped), then the new count
+    assert meter.unsettled is None
+    assert await reads_counted() == 4
+    assert (await usage.find_one(document))["counters"]["bytesOut"] == 80
+
+
+async def test_a_resent_flush_that_then_fails_for_certain_puts_its_counts_back_once(flaky_link):
+    proxy, meter, usage = flaky_link
+    document = {"_id": f"osaka/{meter.clock.today()}"}
+    meter.count_request("osaka", "read", 0, 0)
+    assert await meter.flush() is True
+    meter.count_request("osaka", "read", 0, 0)
+    proxy.armed, proxy.drop_request = True, True
+    assert await meter.flush() is False  # never reached the database, but the broker cannot know
+    assert proxy.dropped == 1 and meter.unsettled is not None
+    counters = (await usage.find_one(document))["counters"]
+    await usage.update_one(document, {"$set": {"counters": "broken"}})
+    for _ in range(2):  # resent: refused for certain, so its counts go back to the pending ones, once
+        assert await meter.flush() is False
+        assert meter.unsettled is None and meter.counts.counts == {("osaka", meter.clock.today()): {"readRequests": 1}}
+    await usage.update_one(document, {"$set": {"counters": counters}})
+    assert await meter.flush() is True
+    assert (await usage.find_one(document))["counters"]["readRequests"] == 2
