@@ -8,12 +8,15 @@ A usage document (collection `usage` of the shared catalog), one per tenant per 
 
      "flushes": {"<process>": 17}}                                        # the last batch applied
 
-Flushes add with `$inc` upserts in one bulk write, so any number of processes count into the same
-documents. Each batch of a process has a sequence number, and a document takes a batch only if its
-`flushes.<process>` is below it: a batch whose outcome is unknown (the connection broke after it
-was sent) is written again as it is, and the documents that already have it skip it, so no count
-is added twice even without retryable writes. A batch that certainly failed (no server, or the
-server refused a document) puts its counts back for the next one; nothing here ever fails a request.
+A flush makes sure its documents exist (one bulk write of `_id`-only upserts, which the database
+itself retries when two processes create the same document), then adds its counts with `$inc` (a
+second bulk write), so any number of processes count into the same documents. Each batch of a
+process has a sequence number, and a document takes a batch only if its `flushes.<process>` is
+below it: a batch whose outcome is unknown (the connection broke after it was sent) is written
+again as it is, and the documents that already have it skip it, so no count is added twice even
+without retryable writes. A batch that certainly failed (no server, or the server refused a
+document) puts its counts back for the next one; nothing here ever fails a request. `flushes`
+gains a member per process that ever wrote the document (a few per tenant and day).
 """
 
 from __future__ import annotations
@@ -48,7 +51,6 @@ Sampler = Callable[[str], Awaitable[dict[str, int]]]
 TenantLister = Callable[[], Awaitable[list[str]]]
 
 
-DUPLICATE_KEY = 11000
 Counts = dict[tuple[str, str], dict[str, int]]
 Samples = dict[tuple[str, str], tuple[float, dict[str, int]]]
 
@@ -120,9 +122,11 @@ class UsageMeter:
         if self._task is not None:
             await self._task
             self._task = None
-        if not await self.flush():
+        if not await self.flush(final=True):
+            unknown = self.unsettled.counts.values() if self.unsettled is not None else ()
             log.error("usage counts could not be written at shutdown; they are lost",
-                      pending=sum(sum(meters.values()) for meters in self.counts.counts.values()))
+                      pending=sum(sum(meters.values()) for meters in self.counts.counts.values()),
+                      perhaps_written=sum(sum(meters.values()) for meters in unknown))
 
     async def _run(self) -> None:
         while True:
@@ -136,36 +140,44 @@ class UsageMeter:
             except Exception:
                 log.exception("usage flush failed unexpectedly; the next one retries")
 
-    async def flush(self) -> bool:
-        """Sample the gauges when due, then write every pending count in one bulk write; True when
-        nothing is left pending. One flush at a time: a reader waiting here sees the earlier one's counts."""
+    async def flush(self, *, final: bool = False) -> bool:
+        """Sample the gauges when due, then write every pending count in one batch; True when nothing is
+        left to write. One flush at a time: a reader waiting here sees the earlier one's counts.
+
+        A batch of unknown outcome is written again first, and until it is settled no other batch is
+        sent (its counts stay pending): a later batch would make the documents skip it. `final`
+        (shutdown) sends the pending counts anyway, since the unsettled batch will not be resent."""
         async with self._lock:
             if time.monotonic() >= self._next_sample:
                 await self._sample_all()
+            settled = True
             if self.unsettled is not None:
                 batch, self.unsettled = self.unsettled, None
-                if not await self._write(batch):  # unsettled again, or its failed counts put back
+                settled = await self._write(batch)  # may be unsettled again, or its failed counts put back
+                if self.unsettled is not None and not final:
                     return False
             counts, samples = self.counts.take(), self.samples.take()
             if not counts and not samples:
-                return True
+                return settled
             self._sequence += 1
-            return await self._write(Batch(self._sequence, counts, samples))
+            return await self._write(Batch(self._sequence, counts, samples)) and settled
 
     async def _write(self, batch: Batch) -> bool:
         """Write one batch; True when every document has it. Counts that certainly were not written go
-        back to the pending ones; a batch of unknown outcome becomes `unsettled`."""
-        ids, operations = _updates(batch, self.process)
+        back to the pending ones; a batch of unknown outcome becomes `unsettled` (without its gauge
+        samples, which a resend could write over a newer one)."""
+        ids, creations, increments = _updates(batch, self.process)
         try:
             await self._ensure_indexes()
-            await self.collection.bulk_write(operations, ordered=False)
-        except BulkWriteError as exc:
-            # unordered: the other upserts were applied; a duplicate key is an upsert that found the
-            # document already has this batch (an earlier try of it was applied)
-            failed = {ids[error["index"]] for error in exc.details.get("writeErrors", [])
-                      if error.get("code") != DUPLICATE_KEY}
-            if not failed:
-                return True
+            await self.collection.bulk_write(creations, ordered=False)
+        except PyMongoError as exc:  # this step writes no count: every count goes back
+            self._put_back(batch, None)
+            log.warning("usage flush failed; the counts are kept and retried", error=str(exc)[:200])
+            return False
+        try:
+            await self.collection.bulk_write(increments, ordered=False)
+        except BulkWriteError as exc:  # unordered: the other documents took the batch
+            failed = {ids[error["index"]] for error in exc.details.get("writeErrors", [])}
             self._put_back(batch, failed)
             log.warning("usage flush partly failed; the failed counts are retried", failed=len(failed))
             return False
@@ -174,7 +186,7 @@ class UsageMeter:
             log.warning("usage flush failed; the counts are kept and retried", error=str(exc)[:200])
             return False
         except PyMongoError as exc:  # sent, perhaps applied: only the same batch may be written again
-            self.unsettled = batch
+            self.unsettled = Batch(batch.sequence, batch.counts, {})
             log.warning("usage flush outcome unknown; the same batch is written again", error=str(exc)[:200])
             return False
         return True
@@ -228,25 +240,26 @@ class UsageMeter:
         return [_day_usage(doc) async for doc in cursor]
 
 
-def _updates(batch: Batch, process: str) -> tuple[list[str], list[UpdateOne]]:
-    """The upserts of one batch, and the document id each one writes. Each applies only to a
-    document that has not had this batch (its flushes.<process> below the batch's number)."""
-    ids, operations = [], []
+def _updates(batch: Batch, process: str) -> tuple[list[str], list[UpdateOne], list[UpdateOne]]:
+    """The document ids of one batch, the upserts that make sure they exist, and the updates that add
+    the batch to each document that has not had it (its flushes.<process> below the batch's number)."""
+    ids: list[str] = []
+    creations: list[UpdateOne] = []
+    increments: list[UpdateOne] = []
     applied = f"flushes.{process}"
     for key in sorted(batch.counts.keys() | batch.samples.keys()):
         tenant, day = key
-        update: dict[str, Any] = {"$setOnInsert": {"tenant": tenant, "day": day},
-                                  "$set": {applied: batch.sequence}}
+        ids.append(usage_id(tenant, day))
+        creations.append(UpdateOne({"_id": ids[-1]}, {"$setOnInsert": {"tenant": tenant, "day": day}}, upsert=True))
+        update: dict[str, Any] = {"$set": {applied: batch.sequence}}
         if key in batch.counts:
             update["$inc"] = {f"counters.{meter}": amount for meter, amount in batch.counts[key].items()}
         if key in batch.samples:
             at, gauges = batch.samples[key]
             update["$set"].update({**{f"gauges.{gauge}": gauges[gauge] for gauge in GAUGES},
                                    "sampledAt": datetime.fromtimestamp(at, UTC)})
-        ids.append(usage_id(tenant, day))
-        operations.append(UpdateOne({"_id": ids[-1], applied: {"$not": {"$gte": batch.sequence}}}, update,
-                                    upsert=True))
-    return ids, operations
+        increments.append(UpdateOne({"_id": ids[-1], applied: {"$not": {"$gte": batch.sequence}}}, update))
+    return ids, creations, increments
 
 
 def _day_usage(doc: dict[str, Any]) -> DayUsage:

@@ -308,12 +308,12 @@ async def test_gauges_are_sampled_once_per_interval_whatever_the_number_of_proce
 
 
 class AcknowledgementDropper:
-    """A TCP proxy in front of the database which, once armed, passes the next `update` command on
-    and then closes the client's connection instead of passing the reply: a write the database
-    applied whose acknowledgement the broker never receives. With `drop_request`, the update itself
-    is dropped: the broker cannot tell the two apart."""
+    """A TCP proxy in front of the database which, once armed, passes the next update that adds a
+    usage batch on and then closes the client's connection instead of passing the reply: a write the
+    database applied whose acknowledgement the broker never receives. With `drop_request`, the update
+    itself is dropped: the broker cannot tell the two apart."""
 
-    UPDATE = b"\x02update\x00"  # the command's first BSON element: a string named "update"
+    UPDATE = b"flushes."  # in the filter of the updates that add a batch (not in the creating upserts)
 
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
@@ -429,3 +429,19 @@ async def test_a_resent_flush_that_then_fails_for_certain_puts_its_counts_back_o
     await usage.update_one(document, {"$set": {"counters": counters}})
     assert await meter.flush() is True
     assert (await usage.find_one(document))["counters"]["readRequests"] == 2
+
+
+async def test_at_shutdown_the_pending_counts_are_written_even_when_an_unsettled_batch_stays_unknown(flaky_link):
+    proxy, meter, usage = flaky_link
+    document = {"_id": f"osaka/{meter.clock.today()}"}
+    meter.count_request("osaka", "read", 0, 0)
+    assert await meter.flush() is True
+    for _ in range(2):
+        meter.count_request("osaka", "read", 0, 0)
+    proxy.armed = True
+    assert await meter.flush() is False  # applied, acknowledgement lost: unsettled
+    meter.count_request("osaka", "read", 0, 0)
+    proxy.armed, proxy.drop_request = True, True  # its resend at shutdown is lost too
+    await meter.stop()
+    assert proxy.dropped == 2 and meter.unsettled is not None
+    assert (await usage.find_one(document))["counters"]["readRequests"] == 4  # 1, the 2 applied, the last 1
