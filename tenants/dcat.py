@@ -3,8 +3,8 @@
 Each dataset has one distribution: the NGSI-LD query of its entity type, to be sent with the header
 `NGSILD-Tenant: <tenant>` (said in the distribution's dct:description). A catalog larger than one
 page is paged with `?page=N` and described by a hydra:PartialCollectionView (first, previous, next,
-last, totalItems), which DCAT harvesters such as ckanext-dcat follow. The shape is checked against
-schemas/dcat-catalog.schema.json by the tests.
+last, totalItems) also typed hydra:PagedCollection, which DCAT harvesters such as ckanext-dcat
+follow. The shape is checked against schemas/dcat-catalog.schema.json by the tests.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ class CatalogPage:
 
     number: int
     size: int
-    total: int
+    total: int = 0
     asked: bool = False
     """The request named a page: the view is given even for a one-page catalog."""
 
@@ -133,12 +133,18 @@ class CatalogPage:
         return max(1, -(-self.total // self.size))
 
     def view(self, catalog_url: str) -> dict[str, Any]:
+        """Hydra paging: a hydra:PartialCollectionView (Hydra Core) that is also typed
+        hydra:PagedCollection with the older member names, which is what ckanext-dcat's harvester
+        looks for (it reads hydra:next, else hydra:nextPage, of a PagedCollection)."""
         def ref(number: int) -> dict[str, str]:
             return {"@id": f"{catalog_url}?page={number}"}
-        view: dict[str, Any] = {**ref(self.number), "@type": "hydra:PartialCollectionView",
-                                "hydra:totalItems": self.total, "hydra:first": ref(1), "hydra:last": ref(self.last)}
+        view: dict[str, Any] = {**ref(self.number), "@type": ["hydra:PartialCollectionView", "hydra:PagedCollection"],
+                                "hydra:totalItems": self.total, "hydra:itemsPerPage": self.size}
+        links = {"first": 1, "last": self.last}
         if self.number > 1:
-            view["hydra:previous"] = ref(min(self.number - 1, self.last))
+            links["previous"] = min(self.number - 1, self.last)
         if self.number < self.last:
-            view["hydra:next"] = ref(self.number + 1)
+            links["next"] = self.number + 1
+        for name, number in links.items():
+            view[f"hydra:{name}"] = view[f"hydra:{name}Page"] = ref(number)
         return view

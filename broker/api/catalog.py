@@ -7,6 +7,8 @@ Entity types and attribute names are expanded with the request's Link @context, 
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from typing import Any
 
 from aiohttp import web
@@ -126,10 +128,10 @@ async def dcat_catalog(request: web.Request) -> web.Response:
     check_params(request, ("page",))
     svc = services(request)
     number = _page_number(request.query.get("page"))
-    size = svc.settings.dcat_page_size
-    docs, total = await request.app[DATASET_CATALOG].page(await visible_to(request), offset=(number - 1) * size,
-                                                          limit=size)
-    page = CatalogPage(number, size, total, asked="page" in request.query)
+    page = CatalogPage(number, svc.settings.dcat_page_size, asked="page" in request.query)
+    docs, total = await request.app[DATASET_CATALOG].page(await visible_to(request), offset=page.offset,
+                                                          limit=page.size)
+    page = dataclasses.replace(page, total=total)
     names = await display_names(svc.tenants.collection, sorted({doc["tenant"] for doc in docs}))
     base = base_url(request)
     datasets = [render_dataset(doc, base, doc.get("publisher") or names.get(doc["tenant"]) or doc["tenant"])
@@ -141,7 +143,7 @@ async def dcat_catalog(request: web.Request) -> web.Response:
 def _page_number(value: str | None) -> int:
     if value is None:
         return 1
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+    if not re.fullmatch(r"[0-9]{1,6}", value) or not 1 <= int(value) <= MAX_PAGE:
         raise BadRequestData(f"page must be an integer from 1 to {MAX_PAGE}, got {value!r}")
     return int(value)
 

@@ -422,6 +422,19 @@ async def test_dcat_links_use_the_configured_public_url(make_client, broker):
     assert len(catalog["dcat:dataset"]) == 3  # with KYODO_AUTH=none everyone is a member
 
 
+def ckanext_dcat_next_page(catalog: dict[str, Any]) -> str | None:
+    """What ckanext-dcat's RDFParser.next_page finds in the expanded graph: hydra:next, else
+    hydra:nextPage, of a node typed hydra:PagedCollection."""
+    hydra = "http://www.w3.org/ns/hydra/core#"
+    nodes = jsonld.flatten(catalog)
+    for node in nodes:
+        if hydra + "PagedCollection" in node.get("@type", []):
+            for member in ("next", "nextPage"):
+                if node.get(hydra + member):
+                    return node[hydra + member][0]["@id"]
+    return None
+
+
 async def test_a_dcat_catalog_larger_than_a_page_is_paged_with_hydra_links(make_client, broker):
     await publish_three(broker)
     paged = await make_client(public_url="https://kyodo.example.jp", auth="none", dcat_page_size=2)
@@ -429,10 +442,11 @@ async def test_a_dcat_catalog_larger_than_a_page_is_paged_with_hydra_links(make_
     first = await (await paged.get("/catalog/v1/dcat")).json()
     jsonschema.validate(first, schema("dcat-catalog.schema.json"))
     assert [d["dct:identifier"] for d in first["dcat:dataset"]] == ["hyogo-parking", "osaka-shelters"]
+    page_1, page_2 = {"@id": f"{url}?page=1"}, {"@id": f"{url}?page=2"}
     assert first["hydra:view"] == {
-        "@id": f"{url}?page=1", "@type": "hydra:PartialCollectionView", "hydra:totalItems": 3,
-        "hydra:first": {"@id": f"{url}?page=1"}, "hydra:last": {"@id": f"{url}?page=2"},
-        "hydra:next": {"@id": f"{url}?page=2"}}
+        "@id": f"{url}?page=1", "@type": ["hydra:PartialCollectionView", "hydra:PagedCollection"],
+        "hydra:totalItems": 3, "hydra:itemsPerPage": 2, "hydra:first": page_1, "hydra:firstPage": page_1,
+        "hydra:last": page_2, "hydra:lastPage": page_2, "hydra:next": page_2, "hydra:nextPage": page_2}
     second = await (await paged.get("/catalog/v1/dcat", params={"page": "2"})).json()
     jsonschema.validate(second, schema("dcat-catalog.schema.json"))
     assert [d["dct:identifier"] for d in second["dcat:dataset"]] == ["osaka-tourism-spots"]
@@ -440,16 +454,15 @@ async def test_a_dcat_catalog_larger_than_a_page_is_paged_with_hydra_links(make_
         {"@id": f"{url}?page=1"}, False)
     beyond = await (await paged.get("/catalog/v1/dcat", params={"page": "7"})).json()
     assert beyond["dcat:dataset"] == [] and beyond["hydra:view"]["hydra:previous"] == {"@id": f"{url}?page=2"}
-    hydra = "http://www.w3.org/ns/hydra/core#"
-    view = jsonld.expand(first)[0][hydra + "view"][0]
-    assert view[hydra + "next"] == [{"@id": f"{url}?page=2"}]
+    assert ckanext_dcat_next_page(first) == f"{url}?page=2"
+    assert ckanext_dcat_next_page(second) is None
     one_page = await (await broker.get("/catalog/v1/dcat")).json()  # 100 per page: no view unless asked
     assert "hydra:view" not in one_page
     asked = await (await broker.get("/catalog/v1/dcat", params={"page": "1"})).json()
     assert asked["hydra:view"]["hydra:totalItems"] == 2 and "hydra:next" not in asked["hydra:view"]
 
 
-@pytest.mark.parametrize("page", ["0", "-1", "two", "1.5", "100001", ""])
+@pytest.mark.parametrize("page", ["0", "-1", "two", "1.5", "100001", "", "²", "１", " 1", "0001000000"])
 async def test_a_bad_dcat_page_is_400(broker, page):
     response = await broker.get("/catalog/v1/dcat", params={"page": page})
     body = await problem(response, 400, "https://uri.etsi.org/ngsi-ld/errors/BadRequestData")
