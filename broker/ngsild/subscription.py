@@ -16,8 +16,9 @@ keeps as is and `render_subscription` (subscription_render.py) turns back into t
       "notification": {"attributes": [<expanded>], "format": "normalized", "sysAttrs": False,
                        "showChanges": False,
                        "endpoint": {"uri": "http://rx/notify", "accept": "application/json"},
-                       # written by the delivery code, never by the client:
-                       "status": "ok", "timesSent": 3, "lastNotification": datetime, ...},
+                       # written by the delivery code, never by the client (status is derived
+                       # when rendered: delivery_status):
+                       "timesSent": 3, "lastNotification": datetime, "lastSuccess": datetime, ...},
       "context": <the creating request's @context>, "createdAt": datetime, "modifiedAt": datetime,
       "status": "active", "defaulted": ["isActive", "notification.format", ...],
       "index": {"types": ["https://ex.org/Building"], "attributes": ["https://ex.org/temperature"]},
@@ -127,6 +128,18 @@ def apply_subscription_patch(stored: dict[str, Any], body: Any, terms: TermMap, 
     _check_whole(client)
     client["notification"].update(delivery)
     return _finish({"id": stored["id"], "type": SUBSCRIPTION_TYPE, **client, **internals}, now)
+
+
+def delivery_status(notification: dict[str, Any]) -> str | None:
+    """notification.status (5.2.14): "failed" when the latest attempt failed, else "ok"; None before any.
+
+    Derived from lastSuccess and lastFailure, which only ever move forward ($max), rather than stored:
+    replicas write their outcomes in any order. An attempt that failed in the same millisecond as
+    one that succeeded counts as "ok"; a status stored by earlier versions is ignored."""
+    success, failure = notification.get("lastSuccess"), notification.get("lastFailure")
+    if success is None and failure is None:
+        return None
+    return "failed" if failure is not None and (success is None or _aware(failure) > _aware(success)) else "ok"
 
 
 def subscription_status(stored: dict[str, Any], now: datetime) -> str:

@@ -1,9 +1,10 @@
 """The GET representation of a stored subscription (GS CIM 009 5.2.12, 5.8.4, 5.8.5).
 
 Exactly the members the client sent, names compacted with the reading request's @context, plus
-`status`, `notificationTrigger` (with its default) and, once the notifier has set them, the delivery
-status members of `notification`. Broker defaults and internals (`context`, `index`, `qExpanded`, …)
-never appear; createdAt and modifiedAt only with sysAttrs (conformance trap 11.1).
+`status`, `notificationTrigger` (with its default) and, once a notification was attempted, the
+delivery status members of `notification` (its `status` derived from the latest outcome). Broker
+defaults and internals (`context`, `index`, `qExpanded`, …) never appear; createdAt and modifiedAt
+only with sysAttrs (conformance trap 11.1).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from broker.ngsild.context import TermMap
 from broker.ngsild.names import format_datetime
 from broker.ngsild.params import ENTITY_MEMBER_NAMES
-from broker.ngsild.subscription import DEFAULT_TRIGGERS, subscription_status
+from broker.ngsild.subscription import DEFAULT_TRIGGERS, delivery_status, subscription_status
 from broker.ngsild.subscription_members import (
     DELIVERY_MEMBERS,
     ENDPOINT_MEMBERS,
@@ -93,8 +94,11 @@ def _notification(notification: dict[str, Any], terms: TermMap, defaulted: froze
             else:
                 out[name] = _value(name, notification[name], terms)
     for name in DELIVERY_MEMBERS:
-        if name in notification:
+        if name in notification and name != "status":
             out[name] = _value(name, notification[name], terms)
+    status = delivery_status(notification)
+    if status is not None:
+        out["status"] = status
     return out
 
 

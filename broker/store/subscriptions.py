@@ -3,9 +3,9 @@
 Documents are the stored form built by broker/ngsild/subscription.py with `_id` for `id`; the
 delivery status lives under `notification.*` (timesSent, timesFailed, lastNotification,
 lastSuccess, lastFailure) and is updated with atomic $inc/$max, never read-modify-write, so the
-outcomes that several replicas write in any order add up. `notification.status` is derived when
-read: "failed" when the latest outcome is a failure. A PATCH sets the client's members one by one
-and leaves those alone.
+outcomes that several replicas write in any order add up (`notification.status` is derived from
+them when rendered: broker/ngsild/subscription.py delivery_status). A PATCH writes only the paths
+it changes, so it never rewinds what deliveries and the throttling and periodic claims write meanwhile.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from broker.ngsild.errors import AlreadyExists, ResourceNotFound
+from broker.ngsild.subscription_members import DELIVERY_MEMBERS
 
 SUBSCRIPTIONS = "subscriptions"
 
@@ -31,10 +32,6 @@ def _to_document(subscription: dict[str, Any]) -> dict[str, Any]:
 def _from_document(doc: dict[str, Any]) -> dict[str, Any]:
     subscription = {"id": doc.pop("_id")}
     subscription.update(doc)
-    notification = subscription.get("notification")
-    if isinstance(notification, dict) and "lastNotification" in notification:
-        failure, success = notification.get("lastFailure"), notification.get("lastSuccess")
-        notification["status"] = "failed" if failure is not None and (success is None or failure > success) else "ok"
     return subscription
 
 
@@ -71,19 +68,26 @@ class SubscriptionStore:
         return items, await self.collection.count_documents({})
 
     async def replace(self, previous: dict[str, Any], subscription: dict[str, Any]) -> None:
-        """Write `subscription` over `previous` (as read before the change): its members are set and the
-        ones it no longer has unset, each on its own path, so that delivery outcomes written meanwhile
-        by any replica are kept (a whole-document replace would drop them)."""
+        """Write `subscription` over `previous` (as read before the change): only the members that differ
+        are set, and those it no longer has unset, each on its own path. What others write meanwhile is
+        kept: delivery outcomes (never written here), a throttling window or a periodic run claimed by
+        any replica (written here only when the change itself moves them)."""
         new, old = _to_document(subscription), _to_document(previous)
         new_notification = _client_members(new.pop("notification", None))
         old_notification = _client_members(old.pop("notification", None))
-        members = {key: value for key, value in new.items() if key != "_id"}
-        members.update({f"notification.{key}": value for key, value in new_notification.items()})
-        gone = {key: "" for key in old if key not in new}
-        gone.update({f"notification.{key}": "" for key in old_notification if key not in new_notification})
-        update: dict[str, Any] = {"$set": members}
+        changed: dict[str, Any] = {}
+        gone: dict[str, str] = {}
+        for prefix, after, before in (("", new, old), ("notification.", new_notification, old_notification)):
+            changed.update({f"{prefix}{key}": value for key, value in after.items()
+                            if key != "_id" and (key not in before or before[key] != value)})
+            gone.update({f"{prefix}{key}": "" for key in before if key not in after})
+        update: dict[str, Any] = {}
+        if changed:
+            update["$set"] = changed
         if gone:
             update["$unset"] = gone
+        if not update:  # a PATCH always moves modifiedAt; set it anyway so a vanished one is still 404
+            update = {"$set": {"modifiedAt": subscription.get("modifiedAt")}}
         result = await self.collection.update_one({"_id": subscription["id"]}, update)
         if not result.matched_count:
             raise ResourceNotFound(f"Subscription {subscription['id']} not found")
@@ -128,10 +132,6 @@ class SubscriptionStore:
         return _from_document(doc) if doc is not None else None
 
 
-_DELIVERY_MEMBERS = frozenset({"status", "timesSent", "timesFailed", "lastNotification", "lastSuccess",
-                               "lastFailure"})
-
-
 def _client_members(notification: dict[str, Any] | None) -> dict[str, Any]:
     """A notification's members other than the delivery status."""
-    return {key: value for key, value in (notification or {}).items() if key not in _DELIVERY_MEMBERS}
+    return {key: value for key, value in (notification or {}).items() if key not in DELIVERY_MEMBERS}

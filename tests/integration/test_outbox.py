@@ -12,6 +12,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from broker.config import Settings
+from broker.ngsild.subscription import delivery_status
 from broker.store.outbox import Outbox, Settled
 from broker.store.subscriptions import SubscriptionStore
 
@@ -84,21 +85,22 @@ async def test_outcomes_apply_only_under_the_lease_they_were_sent_with(databases
 async def test_delivery_outcomes_are_counted_per_subscription_in_one_write(databases):
     store = SubscriptionStore(databases[0])
     for name in ("s1", "s2"):
-        await store.create({"id": name, "type": "Subscription", "notification": {"status": "ok"}})
+        await store.create({"id": name, "type": "Subscription", "notification": {"status": "ok"}})  # as stored once
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     await store.record_deliveries([("s1", True, t0 + timedelta(seconds=2)), ("s1", False, t0 + timedelta(seconds=1)),
                                    ("s1", True, t0), ("s2", False, t0 + timedelta(seconds=3))])
     s1, s2 = (await store.get("s1"))["notification"], (await store.get("s2"))["notification"]
     assert s1 == {"status": "ok", "timesSent": 2, "timesFailed": 1, "lastNotification": t0 + timedelta(seconds=2),
                   "lastSuccess": t0 + timedelta(seconds=2), "lastFailure": t0 + timedelta(seconds=1)}
-    assert s2 == {"status": "failed", "timesFailed": 1, "lastNotification": t0 + timedelta(seconds=3),
+    assert s2 == {"status": "ok", "timesFailed": 1, "lastNotification": t0 + timedelta(seconds=3),
                   "lastFailure": t0 + timedelta(seconds=3)}
+    assert (delivery_status(s1), delivery_status(s2)) == ("ok", "failed")  # the stored "ok" is not read
     # an older outcome written later (another replica's) never moves the times back, nor the status
     await store.record_deliveries([("s2", True, t0)])
     s2 = (await store.get("s2"))["notification"]
-    assert (s2["lastNotification"], s2["status"], s2["timesSent"]) == (t0 + timedelta(seconds=3), "failed", 1)
+    assert (s2["lastNotification"], delivery_status(s2), s2["timesSent"]) == (t0 + timedelta(seconds=3), "failed", 1)
     await store.record_deliveries([("s2", True, t0 + timedelta(seconds=4))])
-    assert (await store.get("s2"))["notification"]["status"] == "ok"
+    assert delivery_status((await store.get("s2"))["notification"]) == "ok"
 
 
 async def test_a_subscription_update_keeps_the_outcomes_written_since_it_was_read(databases):
@@ -118,4 +120,22 @@ async def test_a_subscription_update_keeps_the_outcomes_written_since_it_was_rea
     assert "description" not in stored and stored["q"] == "temperature>30"
     assert stored["notification"] == {"endpoint": endpoint, "format": "normalized", "timesSent": 1, "timesFailed": 1,
                                       "lastNotification": t0 + timedelta(seconds=1), "lastSuccess": t0,
-                                      "lastFailure": t0 + timedelta(seconds=1), "status": "failed"}
+                                      "lastFailure": t0 + timedelta(seconds=1)}
+
+
+async def test_a_subscription_update_never_rewinds_a_throttling_or_periodic_claim_made_since_it_was_read(databases):
+    store, other_replica = SubscriptionStore(databases[0]), SubscriptionStore(databases[1])
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    await store.create({"id": "t", "type": "Subscription", "throttling": 60, "description": "old",
+                        "throttledAt": t0 - timedelta(seconds=120)})  # an earlier window
+    await store.create({"id": "p", "type": "Subscription", "timeInterval": 60, "nextPeriodicAt": t0,
+                        "description": "old"})
+    throttled, periodic = await store.get("t"), await store.get("p")
+    assert await other_replica.claim_throttle("t", throttling_s=60, now=t0)  # meanwhile
+    assert (await other_replica.claim_periodic(t0))["id"] == "p"
+    for previous in (throttled, periodic):
+        await store.replace(previous, {**previous, "description": "new"})
+    stored_throttled, stored_periodic = await store.get("t"), await store.get("p")
+    assert (stored_throttled["description"], stored_throttled["throttledAt"]) == ("new", t0)
+    assert (stored_periodic["description"], stored_periodic["nextPeriodicAt"]) == ("new", t0 + timedelta(seconds=60))
+    assert not await store.claim_throttle("t", throttling_s=60, now=t0 + timedelta(seconds=1))  # the window holds

@@ -27,6 +27,7 @@ from broker.ngsild.subscription import (
     CompiledSubscription,
     apply_subscription_patch,
     compile_subscription,
+    delivery_status,
     parse_subscription,
     subscription_status,
 )
@@ -814,3 +815,20 @@ def test_compile_star_selector_matches_any_type() -> None:
 def test_compile_uses_recorded_names_whatever_the_context() -> None:
     stored = parse(FULL)
     assert compile_subscription(stored, CORE) == compile_subscription(stored, USER)
+
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("notification", "status"), [
+    ({}, None),
+    ({"status": "failed"}, None),  # a status stored by an earlier version is not read
+    ({"lastSuccess": T0}, "ok"),
+    ({"lastFailure": T0}, "failed"),
+    ({"lastSuccess": T0, "lastFailure": T0 + timedelta(milliseconds=1)}, "failed"),
+    ({"lastSuccess": T0 + timedelta(milliseconds=1), "lastFailure": T0}, "ok"),
+    ({"lastSuccess": T0, "lastFailure": T0}, "ok"),
+    ({"lastSuccess": T0.replace(tzinfo=None), "lastFailure": T0 + timedelta(seconds=1)}, "failed"),  # naive = UTC
+])
+def test_the_delivery_status_is_the_latest_outcome(notification, status):
+    assert delivery_status(notification) == status
