@@ -603,6 +603,15 @@ async def test_ckan_facets_follow_the_search_the_reader_and_facet_limit_and_minc
     assert body["result"]["facets"] == facets
 
 
+async def test_ckan_facets_kyodo_does_not_count_come_back_empty_as_in_ckan(broker):
+    await publish_three(broker)
+    params = {"facet.field": '["organization", "groups", "tags"]', "fq": "organization:hyogo", "rows": "0"}
+    body = await (await broker.get(f"{ACTION}/package_search", params=params)).json()
+    check_ckan(body, "package_search")
+    assert body["result"]["facets"] == {"organization": {"hyogo": 1}, "groups": {}, "tags": {"parking": 1, "交通": 1}}
+    assert body["result"]["search_facets"]["groups"] == {"title": "groups", "items": []}
+
+
 async def test_ckan_facets_by_post_take_a_json_list(broker):
     await publish_three(broker)
     response = await broker.post(f"{ACTION}/package_search", json={"facet.field": ["tags"], "facet.limit": 2})
@@ -614,8 +623,7 @@ async def test_ckan_facets_by_post_take_a_json_list(broker):
 @pytest.mark.parametrize(("params", "error"), [
     ({"facet.field": "tags"}, {"facet.field": ["Could not parse as valid JSON"]}),
     ({"facet.field": '{"tags": 1}'}, {"facet.field": ['Must be a list of strings, such as ["tags", "organization"]']}),
-    ({"facet.field": '["groups"]'}, {"facet.field": ["Unsupported facet field 'groups': one of tags, organization, "
-                                                     "license_id, res_format"]}),
+    ({"facet.field": '["tags", 3]'}, {"facet.field": ['Must be a list of strings, such as ["tags", "organization"]']}),
     ({"facet.limit": "many", "facet.mincount": "-1"}, {"facet.limit": ["Invalid integer"],
                                                        "facet.mincount": ["Must be a natural number"]}),
 ])
