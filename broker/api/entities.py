@@ -31,7 +31,6 @@ from broker.ngsild.model import Entity
 from broker.ngsild.names import is_valid_name, parse_datetime, require_entity_id
 from broker.ngsild.params import parse_render_options
 from broker.ngsild.render import render_entity, render_geojson_feature
-from broker.ngsild.wide_area import SOURCE_TENANTS_HEADER, wide_area_render, with_source
 
 _RETRIEVE_PARAMS = ("attrs", "pick", "omit", "type", "options", "format", "lang", "geometryProperty",
                     "datasetId", "local")
@@ -120,15 +119,13 @@ async def retrieve_entity(request: web.Request) -> web.Response:
         refuse_withheld(options.attrs or (), view)
     headers: dict[str, str] = {}
     if ctx.wide_area:
-        source, entity = await wide_area.retrieve(ctx, entity_id, types=_types(request, ctx), attrs=options.attrs)
+        entity, options, headers = await wide_area.retrieve(ctx, entity_id, types=_types(request, ctx),
+                                                            options=options)
     else:
         lookup = ctx.entities.get(entity_id, types=_types(request, ctx), attrs=options.attrs)
         entity = await lookup if view is None else await published_entity(request, view, entity_id, lookup)
-    if options.attrs is not None and not entity["attrs"]:
-        raise ResourceNotFound(f"Entity {entity_id} has none of the requested attributes")
-    if ctx.wide_area:
-        entity, options = with_source(entity, source), wide_area_render(options)
-        headers[SOURCE_TENANTS_HEADER] = source
+        if options.attrs is not None and not entity["attrs"]:
+            raise ResourceNotFound(f"Entity {entity_id} has none of the requested attributes")
     if media == GEO_JSON:
         name = ctx.terms.expand(geometry_property or "location")
         feature = render_geojson_feature(entity, ctx.terms, options, name)

@@ -20,17 +20,20 @@ from broker.api.http import API_BASE
 from broker.api.request import RequestContext, tenant_of
 from broker.api.state import Services, services
 from broker.ngsild.catalog_view import CatalogView, refuse_withheld, withhold
-from broker.ngsild.errors import ResourceNotFound
+from broker.ngsild.errors import AmbiguousEntity, ResourceNotFound
 from broker.ngsild.model import Entity
+from broker.ngsild.params import RenderOptions
 from broker.ngsild.query_ast import EntityQuery
 from broker.ngsild.wide_area import (
-    AmbiguousEntity,
+    SOURCE_TENANTS_HEADER,
     MergedPage,
     TenantPage,
     merge_discovery,
     merge_pages,
     tenant_query,
     views_by_tenant,
+    wide_area_render,
+    with_source,
 )
 from broker.store.entities import EntityStore
 from broker.store.query import find_entities
@@ -76,17 +79,18 @@ async def query_page(ctx: RequestContext, query: EntityQuery) -> MergedPage:
 
 
 async def retrieve(ctx: RequestContext, entity_id: str, *, types: list[str] | None,
-                   attrs: frozenset[str] | None) -> tuple[str, Entity]:
-    """Retrieve Entity over every open dataset: (its tenant, the entity without withheld attributes).
+                   options: RenderOptions) -> tuple[Entity, RenderOptions, dict[str, str]]:
+    """Retrieve Entity over every open dataset: the entity without withheld attributes and with its
+    source tenant, the rendering that keeps that tenant, and the response headers naming it.
 
     Every publishing tenant is asked concurrently for the id among its openly published types; 404
-    when none holds it, 409 AmbiguousEntity when several do, 403 when `attrs` names an attribute its
-    publisher withheld."""
+    when none holds it (or none of the requested attributes), 409 AmbiguousEntity when several do,
+    403 when `attrs` names an attribute its publisher withheld."""
     svc = ctx.services
     asked = [(tenant, view, readable) for tenant, view in (await open_views(svc)).items()
              if (readable := [t for t in view.types if types is None or t in types])]
     found = await asyncio.gather(*(_entity_or_none(EntityStore(svc.databases.tenant(tenant)), entity_id,
-                                                   readable, attrs) for tenant, _, readable in asked))
+                                                   readable, options.attrs) for tenant, _, readable in asked))
     holders = [(tenant, view, entity) for (tenant, view, _), entity in zip(asked, found, strict=True)
                if entity is not None]
     if not holders:
@@ -95,8 +99,11 @@ async def retrieve(ctx: RequestContext, entity_id: str, *, types: list[str] | No
     if len(holders) > 1:
         raise AmbiguousEntity(entity_id, [tenant for tenant, _, _ in holders])
     tenant, view, entity = holders[0]
-    refuse_withheld(attrs or (), view)
-    return tenant, withhold(entity, view)
+    refuse_withheld(options.attrs or (), view)
+    entity = withhold(entity, view)
+    if options.attrs is not None and not entity["attrs"]:
+        raise ResourceNotFound(f"Entity {entity_id} has none of the requested attributes")
+    return with_source(entity, tenant), wide_area_render(options), {SOURCE_TENANTS_HEADER: tenant}
 
 
 async def _entity_or_none(store: EntityStore, entity_id: str, types: list[str],

@@ -104,3 +104,13 @@ class HttpError(NgsiLdError):
             405: "MethodNotAllowed",
             411: "LengthRequired",
         }.get(self.status, "InternalError")
+
+
+class AmbiguousEntity(HttpError):
+    """409: several tenants publish an entity of this id openly; the wide-area tenant will not pick one."""
+
+    def __init__(self, entity_id: str, tenants: list[str]) -> None:
+        named = ", ".join(f"'{tenant}'" for tenant in tenants)
+        super().__init__(409, "Ambiguous entity", f"Entity {entity_id} is published openly by tenants {named}: "
+                         "query GET /entities?id=… to have each one with its source tenant, or read it from "
+                         "one tenant with that tenant's NGSILD-Tenant header", "urn:kyodo:error:AmbiguousEntity")

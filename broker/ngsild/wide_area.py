@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from broker.ngsild.catalog_view import CatalogView, restrict_query, withhold
-from broker.ngsild.errors import HttpError, TooManyResults
+from broker.ngsild.errors import TooManyResults
 from broker.ngsild.model import PROPERTY, Entity
 from broker.ngsild.notification import EntityEvent
 from broker.ngsild.params import RenderOptions
@@ -39,19 +39,6 @@ SOURCE_TENANTS_HEADER = "Kyodo-Source-Tenants"
 """Response (and notification) header: the tenants of the entities in this page, comma-separated."""
 MAX_WINDOW = 10_000
 """offset + limit at most this on the wide-area tenant: each tenant reads that many entities."""
-
-AMBIGUOUS_ENTITY = "urn:kyodo:error:AmbiguousEntity"
-
-
-class AmbiguousEntity(HttpError):
-    """409: several tenants publish an entity of this id openly; the wide-area tenant will not pick one."""
-
-    def __init__(self, entity_id: str, tenants: Iterable[str]) -> None:
-        named = ", ".join(f"'{tenant}'" for tenant in tenants)
-        super().__init__(409, "Ambiguous entity", f"Entity {entity_id} is published openly by tenants {named}: "
-                         "query GET /entities?id=… to have each one with its source tenant, or read it from "
-                         "one tenant with that tenant's NGSILD-Tenant header", AMBIGUOUS_ENTITY)
-
 
 OrderValues = tuple[tuple[Any, bool], ...]
 """What the database sorted one entity on: (value, descending) per sort key, in order."""

@@ -311,6 +311,24 @@ async def test_an_entity_one_tenant_publishes_openly_is_retrieved_by_id_with_its
     assert feature["properties"][SOURCE]["value"] == "osaka"
 
 
+@pytest.mark.parametrize(("params", "members"), [
+    ({"pick": "rating"}, {"rating", SOURCE}),  # the source tenant is kept whatever pick keeps
+    ({"omit": f"{SOURCE},location,name,category"}, {"id", "type", "rating"}),  # only omit drops it
+    ({"options": "keyValues", "omit": "rating"}, {"id", "type", "name", "category", "location", SOURCE}),
+    ({"options": "concise", "attrs": "rating"}, {"id", "type", "rating", SOURCE}),
+    ({"options": "sysAttrs", "attrs": "rating"}, {"id", "type", "rating", SOURCE, "createdAt", "modifiedAt"}),
+    ({"lang": "ja", "attrs": "name"}, {"id", "type", "name", SOURCE}),
+])
+async def test_retrieving_by_id_on_the_wide_area_tenant_takes_the_retrieve_options(prefectures, params, members):
+    response = await prefectures.get(f"{API}/entities/{spot_id('castle')}", params=params, headers=OPEN)
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert set(body) == members
+    assert "ownerPhone" not in body
+    if params.get("options") == "concise":
+        assert (body["rating"], body[SOURCE]) == (4.5, "osaka")
+
+
 async def test_retrieving_by_id_on_the_wide_area_tenant_never_reaches_beyond_open_datasets(prefectures):
     url = f"{API}/entities/{spot_id('castle')}"
     body = await problem(await prefectures.get(url, params={"attrs": "ownerPhone"}, headers=OPEN), 403,
