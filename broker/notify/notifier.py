@@ -64,19 +64,25 @@ class SubscriptionCache:
         self.contexts = contexts
         self.ttl_s = ttl_s
         self._tenants: dict[str, TenantSubscriptions] = {}
+        self._generations: dict[str, int] = {}
+        """Per tenant, bumped by invalidate(): a load that began before a local change is not kept."""
 
     def invalidate(self, tenant: str) -> None:
         self._tenants.pop(tenant, None)
+        self._generations[tenant] = self._generations.get(tenant, 0) + 1
 
     async def get(self, tenant: str) -> TenantSubscriptions:
         cached = self._tenants.get(tenant)
         if cached is not None and time.monotonic() - cached.loaded_at < self.ttl_s:
             return cached
+        generation = self._generations.get(tenant, 0)
         loaded = await self._load(tenant)
-        self._tenants[tenant] = loaded
+        if self._generations.get(tenant, 0) == generation:
+            self._tenants[tenant] = loaded
         return loaded
 
     async def _load(self, tenant: str) -> TenantSubscriptions:
+        started = time.monotonic()  # the TTL bounds the age of what was read, not of the load's end
         by_type: dict[str, list[ActiveSubscription]] = defaultdict(list)
         periodic: list[ActiveSubscription] = []
         for stored in await SubscriptionStore(self.databases.tenant(tenant or None)).all():
@@ -90,7 +96,7 @@ class SubscriptionCache:
                 continue
             for key in stored.get("index", {}).get("types", ["*"]):
                 by_type[key].append(active)
-        return TenantSubscriptions(time.monotonic(), dict(by_type), periodic)
+        return TenantSubscriptions(started, dict(by_type), periodic)
 
     async def activate(self, stored: dict[str, Any], tenant: str) -> ActiveSubscription:
         terms = await self.contexts.term_map(stored.get("context"), tenant)
