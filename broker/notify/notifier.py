@@ -150,18 +150,23 @@ class ThrottleWindows:
     A window another replica holds is learnt by a refused claim, one round trip per notification.
     Keyed by the subscription's modifiedAt, so a changed `throttling` is claimed afresh."""
 
-    _PRUNE_AT = 10_000
-
-    def __init__(self) -> None:
+    def __init__(self, prune_at: int = 10_000) -> None:
         self._until: dict[tuple[str, str, Any], datetime] = {}
+        self._min_prune_at = self._prune_at = prune_at
+        """Ended windows are dropped when this many are kept; then again only once what was left has
+        doubled, so that many live windows do not make every claim a walk through all of them."""
+
+    def __len__(self) -> int:
+        return len(self._until)
 
     def held(self, key: tuple[str, str, Any], now: datetime) -> bool:
         until = self._until.get(key)
         return until is not None and now < until
 
     def claimed(self, key: tuple[str, str, Any], until: datetime, now: datetime) -> None:
-        if len(self._until) >= self._PRUNE_AT:
+        if len(self._until) >= self._prune_at:
             self._until = {k: end for k, end in self._until.items() if end > now}
+            self._prune_at = max(self._min_prune_at, 2 * len(self._until))
         self._until[key] = until
 
 
