@@ -426,7 +426,8 @@ async def test_a_queued_notification_whose_lease_is_nearly_over_is_handed_back_u
     dispatcher = services.dispatcher
     outbox = services.databases.tenant(None)["outbox"]
     now = datetime.now(UTC)
-    record = {"subscriptionId": SUB_ID, "endpoint": receiver.url(), "due": now, "attempts": 0,
+    # due far ahead: once handed back, the dispatcher's own rounds must not claim and send it
+    record = {"subscriptionId": SUB_ID, "endpoint": receiver.url(), "due": now + timedelta(days=1), "attempts": 0,
               "request": {"uri": receiver.url(), "headers": {}, "body": {"data": []}, "timeout": 5.0},
               "leaseOwner": dispatcher.owner, "leaseToken": "queued too long",
               "leaseUntil": now + timedelta(seconds=dispatcher.settings.lease_s * 0.1), "createdAt": now}
