@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 from typing import Any
 
@@ -518,41 +519,79 @@ async def test_two_concurrent_batch_updates_on_the_same_entities_both_succeed_an
             "id": sid(n), "type": "Sensor", "temperature": n, "a0": 0, "b0": 0, "a1": 1, "b1": 1, "a2": 2, "b2": 2}
 
 
+class ReadGate:
+    """Every batch read, recorded; the first `hold` reads after `hold_next` wait once they have read
+    until `release` is set, so that a test decides what another request does in between. The
+    timeouts only keep a broken test from hanging."""
+
+    TIMEOUT_S = 10.0
+
+    def __init__(self) -> None:
+        self.reads: list[list[str]] = []
+        self.hold = 0
+        self.release = asyncio.Event()
+        self._read = asyncio.Condition()
+
+    def hold_next(self, count: int) -> None:
+        self.reads.clear()
+        self.hold = count
+        self.release.clear()
+
+    async def after_read(self, entity_ids: list[str]) -> None:
+        async with self._read:
+            self.reads.append(entity_ids)
+            self._read.notify_all()
+        if self.hold > 0:
+            self.hold -= 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.release.wait(), self.TIMEOUT_S)
+
+    async def wait_for_reads(self, count: int) -> None:
+        async with self._read:
+            await asyncio.wait_for(self._read.wait_for(lambda: len(self.reads) >= count), self.TIMEOUT_S)
+
+
 @pytest.fixture
-def slow_reads(monkeypatch):
-    """Every batch read waits a little after reading, so concurrent batches read the same versions."""
-    reads: list[list[str]] = []
+def read_gate(monkeypatch) -> ReadGate:
+    """Batch reads go through a ReadGate (after the real read from the database)."""
+    gate = ReadGate()
     find = BatchStore._find
 
-    async def slow_find(self, entity_ids, projection=None):
+    async def gated_find(self, entity_ids, projection=None):
         found = await find(self, entity_ids, projection)
-        reads.append(list(entity_ids))
-        await asyncio.sleep(0.2)
+        await gate.after_read(list(entity_ids))
         return found
 
-    monkeypatch.setattr(BatchStore, "_find", slow_find)
-    return reads
+    monkeypatch.setattr(BatchStore, "_find", gated_find)
+    return gate
 
 
-async def test_a_batch_that_loses_the_compare_and_swap_reads_again_and_retries(client, slow_reads):
+async def test_a_batch_that_loses_the_compare_and_swap_reads_again_and_retries(client, read_gate):
     await seed(client, *[sensor(n) for n in range(10)])
-    slow_reads.clear()
     first = [{"id": sid(n), "a": 1} for n in range(10)]
     second = [{"id": sid(n), "b": 2} for n in range(10)]
-    for response in await asyncio.gather(post(client, "update", first), post(client, "update", second)):
+    read_gate.hold_next(2)
+    updates = [asyncio.create_task(post(client, "update", body)) for body in (first, second)]
+    await read_gate.wait_for_reads(2)  # both have read the same versions; neither has written
+    read_gate.release.set()
+    for response in await asyncio.gather(*updates):
         await expect(response, 204)
-    assert len(slow_reads) >= 3   # both read the same versions: whatever one lost, it read again
+    assert len(read_gate.reads) >= 3   # whatever one lost, it read again
     for n in range(10):
         assert await stored(client, n, options="keyValues") == {"id": sid(n), "type": "Sensor", "temperature": n,
                                                                 "a": 1, "b": 2}
 
 
 async def test_an_entity_still_losing_after_the_last_retry_is_an_error_entry_and_is_untouched(
-        client, slow_reads, monkeypatch):
+        client, read_gate, monkeypatch):
     monkeypatch.setattr(batch_store, "_MAX_ROUNDS", 1)
     await seed(client, sensor(1))
-    responses = await asyncio.gather(post(client, "update", [{"id": sid(1), "a": 1}]),
-                                     post(client, "update", [{"id": sid(1), "b": 2}]))
+    read_gate.hold_next(2)
+    updates = [asyncio.create_task(post(client, "update", [{"id": sid(1), name: value}]))
+               for name, value in (("a", 1), ("b", 2))]
+    await read_gate.wait_for_reads(2)  # both have read version 1: one of them must lose
+    read_gate.release.set()
+    responses = await asyncio.gather(*updates)
     assert sorted(response.status for response in responses) == [204, 207]
     lost = next(response for response in responses if response.status == 207)
     assert await lost.json() == {"success": [], "errors": [
@@ -561,12 +600,13 @@ async def test_an_entity_still_losing_after_the_last_retry_is_an_error_entry_and
     assert set(await stored(client, 1, options="keyValues")) == {"id", "type", "temperature", winner}
 
 
-async def test_an_update_racing_a_delete_reports_404_and_does_not_bring_the_entity_back(client, slow_reads):
+async def test_an_update_racing_a_delete_reports_404_and_does_not_bring_the_entity_back(client, read_gate):
     await seed(client, sensor(1), sensor(2))
+    read_gate.hold_next(1)
     update = asyncio.create_task(post(client, "update", [{"id": sid(1), "a": 1}, {"id": sid(2), "a": 1}]))
-    while not slow_reads:   # the update has read both entities and is about to write
-        await asyncio.sleep(0.005)
+    await read_gate.wait_for_reads(1)   # the update has read both entities and is about to write
     await expect(await client.delete(f"{API}/entities/{sid(1)}"), 204)
+    read_gate.release.set()
     await expect(await update, 207, {"success": [sid(2)], "errors": [
         error(sid(1), "ResourceNotFound", f"Entity {sid(1)} not found")]})
     await absent(client, 1)
@@ -574,7 +614,7 @@ async def test_an_update_racing_a_delete_reports_404_and_does_not_bring_the_enti
 
 
 async def test_a_delete_racing_an_update_deletes_the_updated_entity_and_reports_it_as_it_was(
-        client, slow_reads, monkeypatch):
+        client, read_gate, monkeypatch):
     reported = []
 
     async def record(ctx, events):
@@ -582,11 +622,11 @@ async def test_a_delete_racing_an_update_deletes_the_updated_entity_and_reports_
 
     await seed(client, sensor(1))
     monkeypatch.setattr(changes, "entities_changed", record)
-    slow_reads.clear()
+    read_gate.hold_next(1)
     delete = asyncio.create_task(post(client, "delete", [sid(1)]))
-    while not slow_reads:   # the delete has read version 1 and is about to delete it
-        await asyncio.sleep(0.005)
+    await read_gate.wait_for_reads(1)   # the delete has read version 1 and is about to delete it
     await expect(await client.post(f"{API}/entities/{sid(1)}/attrs", json={"level": 1}), 204)
+    read_gate.release.set()
     await expect(await delete, 204)
     await absent(client, 1)
     assert [event.kind for event in reported] == ["updated", "deleted"]
