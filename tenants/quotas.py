@@ -95,7 +95,8 @@ class RateLimiter:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.window_s = window_s
         self.replicas = replicas
-        self._clock = clock
+        self.clock = clock
+        """Seconds, monotonic: where windows start and end (tests set a clock they move)."""
         self._windows: dict[str, tuple[float, int]] = {}  # tenant → (window start, requests admitted)
 
     def allowance(self, per_minute: int) -> int:
@@ -110,7 +111,7 @@ class RateLimiter:
         if per_minute is None:
             return
         key = f"{tenant}\0public" if public else tenant
-        now = self._clock()
+        now = self.clock()
         start, count = self._windows.get(key, (now, 0))
         if now - start >= self.window_s:
             start, count = now, 0
