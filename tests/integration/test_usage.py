@@ -27,8 +27,14 @@ FORBIDDEN = "urn:kyodo:error:Forbidden"
 JSON = {"Content-Type": "application/json"}
 
 
-def today() -> str:
-    return DayClock("Asia/Tokyo").today()
+def pin_the_day(client) -> str:
+    """Stop the app's metering clock at this instant and return its day. A test that counts, then
+    reads its counts back by day or for the default period (this month up to today) would otherwise
+    fail when run over a midnight in the metering timezone, or over a month's last one."""
+    meter: UsageMeter = client.server.app[SERVICES].usage
+    instant = time.time()
+    meter.clock = DayClock(client.server.app[SERVICES].settings.usage_timezone, now=lambda: instant)
+    return meter.clock.today()
 
 
 def sensor(number: int, **attrs: Any) -> dict[str, Any]:
@@ -62,6 +68,7 @@ async def send(client, method: str, path: str, body: Any = None, headers: dict[s
 
 
 async def test_requests_are_counted_by_kind_with_their_bytes_for_their_tenant(client):
+    pin_the_day(client)
     await provision(client)  # an admin request on /admin/v1/tenants: the platform's (default tenant)
     sent = [
         await send(client, "POST", f"{API}/entities", sensor(1), IN_OSAKA, 201),
@@ -86,6 +93,7 @@ async def test_requests_are_counted_by_kind_with_their_bytes_for_their_tenant(cl
 
 async def test_requests_for_a_tenant_that_does_not_exist_are_not_metered(make_client):
     client = await make_client(tenant_autocreate=False)
+    pin_the_day(client)
     await send(client, "GET", f"{API}/entities/urn:ngsi-ld:Sensor:1", None, {"NGSILD-Tenant": "nara"}, 404)
     await send(client, "POST", f"{API}/entities", sensor(1), {"NGSILD-Tenant": "garbage-9f3a"}, 404)
     await send(client, "GET", f"{API}/entities", None, {"NGSILD-Tenant": "not valid!"}, 400)
@@ -97,6 +105,7 @@ async def test_requests_for_a_tenant_that_does_not_exist_are_not_metered(make_cl
 
 
 async def test_entity_changes_are_counted_from_single_and_batch_writes(client):
+    pin_the_day(client)
     ops = f"{API}/entityOperations"
     await send(client, "POST", f"{API}/entities", sensor(1), None, 201)                          # created 1
     await send(client, "PATCH", f"{API}/entities/urn:ngsi-ld:Sensor:1/attrs",
@@ -115,6 +124,7 @@ async def test_entity_changes_are_counted_from_single_and_batch_writes(client):
 
 
 async def test_successful_notifications_are_counted_for_the_tenant(client, receiver):
+    pin_the_day(client)
     subscription = {"type": "Subscription", "entities": [{"type": "Sensor"}],
                     "notification": {"endpoint": {"uri": receiver.url()}}}
     await provision(client)
@@ -130,6 +140,7 @@ async def test_successful_notifications_are_counted_for_the_tenant(client, recei
 
 async def test_gauges_keep_the_latest_sample_of_the_day(make_client):
     client = await make_client(usage_sample_interval_s=0)  # every flush samples
+    today = pin_the_day(client)
     await provision(client)
     await send(client, "POST", f"{API}/entities", sensor(1), IN_OSAKA, 201)
     assert (await total_of(client, "osaka"))["entitiesStored"] == 1
@@ -137,7 +148,7 @@ async def test_gauges_keep_the_latest_sample_of_the_day(make_client):
     await send(client, "POST", f"{API}/entities", sensor(3), IN_OSAKA, 201)
     body = await admin_usage(client, tenant="osaka")
     [day] = body["tenants"][0]["days"]
-    assert (day["day"], day["entitiesStored"], day["subscriptions"]) == (today(), 3, 0)
+    assert (day["day"], day["entitiesStored"], day["subscriptions"]) == (today, 3, 0)
 
 
 async def test_the_read_out_lists_days_and_totals_per_tenant(client, mongo_url, settings):
@@ -190,6 +201,7 @@ async def test_a_period_of_366_days_is_accepted(client):
 
 async def test_a_tenant_reads_its_own_usage_and_the_admin_reads_everyones_with_jwt(make_client):
     client = await make_client(auth="jwt", jwt_hs256_secret=SECRET)
+    pin_the_day(client)
 
     def bearer(scope: str, tenants: tuple[str, ...] = ("osaka",)) -> dict[str, str]:
         return {"Authorization": "Bearer " + hs256(claims(scope=scope, tenants=tenants, iss=None, aud=None))}
@@ -227,6 +239,7 @@ async def test_a_tenant_reads_its_own_usage_and_the_admin_reads_everyones_with_j
 
 
 async def test_a_failed_flush_keeps_the_counts_and_requests_are_still_served(client, mongo_url, settings):
+    pin_the_day(client)
     meter: UsageMeter = client.server.app[SERVICES].usage
     good = meter.collection
     unreachable: AsyncMongoClient = AsyncMongoClient(f"mongodb://127.0.0.1:{free_port()}/",
@@ -248,13 +261,14 @@ async def test_a_failed_flush_keeps_the_counts_and_requests_are_still_served(cli
 
 async def test_closing_the_application_flushes_what_is_pending(make_client, mongo_url, settings):
     client = await make_client()
+    today = pin_the_day(client)
     await send(client, "POST", f"{API}/entities", sensor(1), None, 201)
     await send(client, "GET", f"{API}/entities/urn:ngsi-ld:Sensor:1", None, None)
     assert client.server.app[SERVICES].usage.counts  # not flushed yet: the interval is 10 s
     await client.close()
     raw: AsyncMongoClient = AsyncMongoClient(mongo_url)
     try:
-        doc = await raw[f"{settings.db_prefix}-catalog"][USAGE].find_one({"_id": f"/{today()}"})
+        doc = await raw[f"{settings.db_prefix}-catalog"][USAGE].find_one({"_id": f"/{today}"})
     finally:
         await raw.close()
     assert doc is not None
@@ -262,19 +276,20 @@ async def test_closing_the_application_flushes_what_is_pending(make_client, mong
 
 
 async def test_a_partly_failed_flush_retries_only_the_failed_documents(client, mongo_url, settings):
+    today = pin_the_day(client)
     await provision(client)
     raw: AsyncMongoClient = AsyncMongoClient(mongo_url)
     usage = raw[f"{settings.db_prefix}-catalog"][USAGE]
     meter: UsageMeter = client.server.app[SERVICES].usage
     try:
         await meter.flush()  # the provisioning and the first gauges
-        await usage.replace_one({"_id": f"osaka/{today()}"}, {"tenant": "osaka", "day": today(), "counters": "broken"},
+        await usage.replace_one({"_id": f"osaka/{today}"}, {"tenant": "osaka", "day": today, "counters": "broken"},
                                 upsert=True)
         await send(client, "GET", f"{API}/entities/urn:ngsi-ld:Sensor:1", None, IN_OSAKA, 404)
         await send(client, "GET", f"{API}/entities/urn:ngsi-ld:Sensor:1", None, None, 404)
         assert await meter.flush() is False  # osaka's $inc fails, the default tenant's is written
-        assert set(meter.counts.counts) == {("osaka", today())}
-        await usage.delete_one({"_id": f"osaka/{today()}"})
+        assert set(meter.counts.counts) == {("osaka", today)}
+        await usage.delete_one({"_id": f"osaka/{today}"})
         assert await meter.flush() is True
     finally:
         await raw.close()
@@ -293,9 +308,11 @@ async def test_gauges_are_sampled_once_per_interval_whatever_the_number_of_proce
     async def tenants() -> list[str]:
         return ["osaka", "hyogo"]
 
+    instant = time.time()  # one day for the three processes: a new day would be sampled again
+
     def process() -> UsageMeter:
-        return UsageMeter(collection, DayClock("Asia/Tokyo"), flush_interval_s=600, sample_interval_s=300,
-                          sample=sample, tenants=tenants)
+        return UsageMeter(collection, DayClock("Asia/Tokyo", now=lambda: instant), flush_interval_s=600,
+                          sample_interval_s=300, sample=sample, tenants=tenants)
 
     first, second = process(), process()
     assert await first.flush() is True
