@@ -154,26 +154,26 @@ async def test_gauges_keep_the_latest_sample_of_the_day(make_client):
 async def test_the_read_out_lists_days_and_totals_per_tenant(client, mongo_url, settings):
     await provision(client)
     raw: AsyncMongoClient = AsyncMongoClient(mongo_url)
-    try:  # earlier days, as other processes would have flushed them
+    try:  # earlier days, as other processes would have flushed them (a year back: never the day the test runs)
         await raw[f"{settings.db_prefix}-catalog"][USAGE].insert_many([
-            {"_id": "osaka/2026-10-31", "tenant": "osaka", "day": "2026-10-31", "counters": {"readRequests": 100}},
-            {"_id": "osaka/2026-11-01", "tenant": "osaka", "day": "2026-11-01", "counters": {"readRequests": 7},
+            {"_id": "osaka/2025-10-31", "tenant": "osaka", "day": "2025-10-31", "counters": {"readRequests": 100}},
+            {"_id": "osaka/2025-11-01", "tenant": "osaka", "day": "2025-11-01", "counters": {"readRequests": 7},
              "gauges": {"entitiesStored": 5}},
-            {"_id": "osaka/2026-11-02", "tenant": "osaka", "day": "2026-11-02", "counters": {"bytesIn": 9},
+            {"_id": "osaka/2025-11-02", "tenant": "osaka", "day": "2025-11-02", "counters": {"bytesIn": 9},
              "gauges": {"entitiesStored": 6}},
-            {"_id": "hyogo/2026-11-02", "tenant": "hyogo", "day": "2026-11-02", "counters": {"writeRequests": 1}}])
+            {"_id": "hyogo/2025-11-02", "tenant": "hyogo", "day": "2025-11-02", "counters": {"writeRequests": 1}}])
     finally:
         await raw.close()
-    body = await admin_usage(client, **{"from": "2026-11-01", "to": "2026-11-02"})
-    assert body == {"from": "2026-11-01", "to": "2026-11-02", "timezone": "Asia/Tokyo", "meters": list(METERS),
+    body = await admin_usage(client, **{"from": "2025-11-01", "to": "2025-11-02"})
+    assert body == {"from": "2025-11-01", "to": "2025-11-02", "timezone": "Asia/Tokyo", "meters": list(METERS),
                     "tenants": [
-                        {"tenant": "hyogo", "days": [{"day": "2026-11-02", **meters(writeRequests=1)}],
+                        {"tenant": "hyogo", "days": [{"day": "2025-11-02", **meters(writeRequests=1)}],
                          "total": meters(writeRequests=1)},
-                        {"tenant": "osaka", "days": [{"day": "2026-11-01", **meters(readRequests=7, entitiesStored=5)},
-                                                     {"day": "2026-11-02", **meters(bytesIn=9, entitiesStored=6)}],
+                        {"tenant": "osaka", "days": [{"day": "2025-11-01", **meters(readRequests=7, entitiesStored=5)},
+                                                     {"day": "2025-11-02", **meters(bytesIn=9, entitiesStored=6)}],
                          "total": meters(readRequests=7, bytesIn=9, entitiesStored=11)}]}
-    one = await admin_usage(client, **{"from": "2026-10-31", "to": "2026-10-31", "tenant": "OSAKA"})
-    assert one["tenants"] == [{"tenant": "osaka", "days": [{"day": "2026-10-31", **meters(readRequests=100)}],
+    one = await admin_usage(client, **{"from": "2025-10-31", "to": "2025-10-31", "tenant": "OSAKA"})
+    assert one["tenants"] == [{"tenant": "osaka", "days": [{"day": "2025-10-31", **meters(readRequests=100)}],
                                "total": meters(readRequests=100)}]
     nothing = await admin_usage(client, **{"from": "2020-01-01", "to": "2020-01-31", "tenant": "kyoto"})
     assert nothing["tenants"] == [{"tenant": "kyoto", "days": [], "total": meters()}]
