@@ -48,11 +48,18 @@ class Quotas:
 UNLIMITED = Quotas()
 
 
+def counted(number: int, noun: str) -> str:
+    """"1 entity", "2 entities", "0 subscriptions": the quota messages' counts."""
+    if number == 1:
+        return f"1 {noun}"
+    return f"{number} {noun[:-1]}ies" if noun.endswith("y") else f"{number} {noun}s"
+
+
 def require_entity_room(tenant: str, quotas: Quotas, stored: int) -> None:
     """One more entity: 403 QuotaExceeded when the tenant already holds maxEntities."""
     if quotas.max_entities is not None and stored >= quotas.max_entities:
-        raise QuotaExceeded(f"Tenant '{tenant}' holds {stored} entities; its quota {MAX_ENTITIES} allows at most "
-                            f"{quotas.max_entities}", quota=MAX_ENTITIES, limit=quotas.max_entities)
+        raise QuotaExceeded(f"Tenant '{tenant}' holds {counted(stored, 'entity')}; its quota {MAX_ENTITIES} "
+                            f"allows at most {quotas.max_entities}", quota=MAX_ENTITIES, limit=quotas.max_entities)
 
 
 def entities_beyond_room(tenant: str, quotas: Quotas, stored: int, new_ids: list[str]) -> dict[str, QuotaExceeded]:
@@ -62,17 +69,17 @@ def entities_beyond_room(tenant: str, quotas: Quotas, stored: int, new_ids: list
         return {}
     room = max(0, limit - stored)
     return {entity_id: QuotaExceeded(
-        f"Entity {entity_id} is not created: tenant '{tenant}' holds {stored} entities and this batch creates "
-        f"{room} more; its quota {MAX_ENTITIES} allows at most {limit}", quota=MAX_ENTITIES, limit=limit)
+        f"Entity {entity_id} is not created: tenant '{tenant}' holds {counted(stored, 'entity')} and this batch "
+        f"creates {room} more; its quota {MAX_ENTITIES} allows at most {limit}", quota=MAX_ENTITIES, limit=limit)
         for entity_id in new_ids[room:]}
 
 
 def require_subscription_room(tenant: str, quotas: Quotas, stored: int) -> None:
     """One more subscription: 403 QuotaExceeded when the tenant already holds maxSubscriptions."""
     if quotas.max_subscriptions is not None and stored >= quotas.max_subscriptions:
-        raise QuotaExceeded(f"Tenant '{tenant}' holds {stored} subscriptions; its quota {MAX_SUBSCRIPTIONS} allows "
-                            f"at most {quotas.max_subscriptions}", quota=MAX_SUBSCRIPTIONS,
-                            limit=quotas.max_subscriptions)
+        raise QuotaExceeded(f"Tenant '{tenant}' holds {counted(stored, 'subscription')}; its quota "
+                            f"{MAX_SUBSCRIPTIONS} allows at most {quotas.max_subscriptions}",
+                            quota=MAX_SUBSCRIPTIONS, limit=quotas.max_subscriptions)
 
 
 def check_batch_size(tenant: str, quotas: Quotas, size: int) -> None:

@@ -95,7 +95,7 @@ async def test_batch_upsert_creates_new_entities_up_to_the_quota_and_reports_the
     def refused(n: int) -> dict[str, Any]:
         return {"entityId": f"urn:ngsi-ld:Shelter:{n}", "error": {
             "type": QUOTA, "title": "Quota exceeded", "quota": "maxEntities", "limit": 3,
-            "detail": f"Entity urn:ngsi-ld:Shelter:{n} is not created: tenant 'osaka' holds 1 entities and this "
+            "detail": f"Entity urn:ngsi-ld:Shelter:{n} is not created: tenant 'osaka' holds 1 entity and this "
                       "batch creates 2 more; its quota maxEntities allows at most 3"}}
     await exact(response, 207, {"success": ["urn:ngsi-ld:Shelter:1", "urn:ngsi-ld:Shelter:2",
                                             "urn:ngsi-ld:Shelter:3"],
@@ -141,7 +141,7 @@ async def test_a_subscription_beyond_max_subscriptions_is_403_quota_exceeded(cli
     response = await client.post(f"{API}/subscriptions", json=subscription(receiver.url()), headers=IN_OSAKA)
     await exact(response, 403, {
         "type": QUOTA, "title": "Quota exceeded", "quota": "maxSubscriptions", "limit": 1,
-        "detail": "Tenant 'osaka' holds 1 subscriptions; its quota maxSubscriptions allows at most 1"})
+        "detail": "Tenant 'osaka' holds 1 subscription; its quota maxSubscriptions allows at most 1"})
     assert (await client.delete(first.headers["Location"], headers=IN_OSAKA)).status == 204
     response = await client.post(f"{API}/subscriptions", json=subscription(receiver.url()), headers=IN_OSAKA)
     assert response.status == 201

@@ -10,6 +10,7 @@ from tenants.quotas import (
     Quotas,
     RateLimiter,
     check_batch_size,
+    counted,
     entities_beyond_room,
     require_entity_room,
     require_subscription_room,
@@ -118,3 +119,11 @@ def test_registry_updates_apply_dotted_paths_like_mongodb_set():
         "_id": "osaka", "quotas": {"maxEntities": None, "maxBatchSize": 2}, "contact": {"email": "a@b.jp"},
         "status": "suspended"}
     assert doc == {"_id": "osaka", "quotas": {"maxEntities": 1, "maxBatchSize": 2}}
+
+
+@pytest.mark.parametrize(("number", "noun", "text"), [
+    (0, "entity", "0 entities"), (1, "entity", "1 entity"), (2, "entity", "2 entities"),
+    (1, "subscription", "1 subscription"), (7, "subscription", "7 subscriptions"),
+])
+def test_quota_messages_count_in_the_right_number(number, noun, text):
+    assert counted(number, noun) == text
