@@ -22,6 +22,11 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _workers(process, tmp_path: Path) -> list[int]:
+    """The broker's live worker processes (its children but the embedded database)."""
+    return [pid for pid in children().get(process.pid, []) if pid not in embedded_pids(tmp_path) and _alive(pid)]
+
+
 async def _serving_pids(base: str, timeout_s: float = 30) -> set[int]:
     """The pids that answered /version over fresh connections (the kernel spreads connections), until
     both did: /ready answered by one worker says nothing of the other, which may still be starting."""
@@ -44,7 +49,7 @@ async def test_two_workers_serve_one_port_share_the_embedded_database_and_stop_o
     process = start_broker(tmp_path, port, {"KYODO_WORKERS": "2"})
     try:
         await wait_ready(base, process)
-        workers = [pid for pid in children().get(process.pid, []) if pid not in embedded_pids(tmp_path)]
+        workers = _workers(process, tmp_path)
         assert len(workers) == 2
         assert len(embedded_pids(tmp_path)) == 1, "the parent starts the embedded database once"
         assert await _serving_pids(base) == set(workers)
@@ -73,14 +78,13 @@ async def test_a_worker_that_dies_is_reported_and_started_again(tmp_path):
     try:
         await wait_ready(base, process)
         await asyncio.sleep(10.5)  # past the crash-loop guard: a worker that dies at startup stops the broker
-        workers = [pid for pid in children().get(process.pid, []) if pid not in embedded_pids(tmp_path)]
+        workers = _workers(process, tmp_path)
         os.kill(workers[0], signal.SIGKILL)
         deadline = time.monotonic() + 20
         replaced: list[int] = []
         while time.monotonic() < deadline and len(replaced) < 2:
             await asyncio.sleep(0.2)
-            replaced = [pid for pid in children().get(process.pid, [])
-                        if pid not in embedded_pids(tmp_path) and pid != workers[0] and _alive(pid)]
+            replaced = [pid for pid in _workers(process, tmp_path) if pid != workers[0]]
         assert len(replaced) == 2 and workers[1] in replaced
         await wait_ready(base, process)
     finally:

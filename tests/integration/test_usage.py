@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -384,10 +385,22 @@ class AcknowledgementDropper:
             await self.server.wait_closed()
 
 
+@dataclass
+class FlakyLink:
+    """A usage meter writing through an AcknowledgementDropper; the usage collection read directly;
+    osaka's document of the day, which already holds one read request."""
+
+    proxy: AcknowledgementDropper
+    meter: UsageMeter
+    usage: AsyncCollection
+    document: dict[str, str]
+
+    async def counted(self, meter: str = "readRequests") -> int:
+        return (await self.usage.find_one(self.document))["counters"][meter]
+
+
 @pytest.fixture
-async def flaky_link(mongo_url: str, settings: Settings) -> AsyncIterator[tuple[AcknowledgementDropper, UsageMeter,
-                                                                               AsyncCollection]]:
-    """A usage meter writing through an AcknowledgementDropper, and the usage collection read directly."""
+async def flaky_link(mongo_url: str, settings: Settings) -> AsyncIterator[FlakyLink]:
     address = mongo_url.removeprefix("mongodb://").split("/")[0].rsplit(":", 1)
     proxy = AcknowledgementDropper((address[0], int(address[1])))
     through_proxy: AsyncMongoClient = AsyncMongoClient(await proxy.start(), serverSelectionTimeoutMS=5000)
@@ -401,64 +414,55 @@ async def flaky_link(mongo_url: str, settings: Settings) -> AsyncIterator[tuple[
 
     meter = UsageMeter(through_proxy[f"{settings.db_prefix}-catalog"][USAGE], DayClock("Asia/Tokyo"),
                        flush_interval_s=600, sample_interval_s=0, sample=no_gauges, tenants=no_tenants)
-    yield proxy, meter, raw[f"{settings.db_prefix}-catalog"][USAGE]
+    link = FlakyLink(proxy, meter, raw[f"{settings.db_prefix}-catalog"][USAGE],
+                     {"_id": f"osaka/{meter.clock.today()}"})
+    meter.count_request("osaka", "read", 10, 20)
+    assert await meter.flush() is True
+    assert await link.counted() == 1
+    yield link
     await through_proxy.close()
     await raw.close()
     await proxy.close()
 
 
 async def test_a_flush_whose_acknowledgement_is_lost_is_written_again_without_counting_twice(flaky_link):
-    proxy, meter, usage = flaky_link
-    document = {"_id": f"osaka/{meter.clock.today()}"}
-
-    async def reads_counted() -> int:
-        return (await usage.find_one(document))["counters"]["readRequests"]
-
-    meter.count_request("osaka", "read", 10, 20)
-    assert await meter.flush() is True
+    link, meter = flaky_link, flaky_link.meter
     for _ in range(2):
         meter.count_request("osaka", "read", 10, 20)
-    proxy.armed = True
+    link.proxy.armed = True
     assert await meter.flush() is False  # the connection broke after the update was sent
-    assert proxy.dropped == 1 and meter.unsettled is not None
-    assert await reads_counted() == 3  # ... and the database had applied it
+    assert link.proxy.dropped == 1 and meter.unsettled is not None
+    assert await link.counted() == 3  # ... and the database had applied it
     meter.count_request("osaka", "read", 10, 20)
     assert await meter.flush() is True  # the same batch again (skipped), then the new count
     assert meter.unsettled is None
-    assert await reads_counted() == 4
-    assert (await usage.find_one(document))["counters"]["bytesOut"] == 80
+    assert (await link.counted(), await link.counted("bytesOut")) == (4, 80)
 
 
 async def test_a_resent_flush_that_then_fails_for_certain_puts_its_counts_back_once(flaky_link):
-    proxy, meter, usage = flaky_link
-    document = {"_id": f"osaka/{meter.clock.today()}"}
+    link, meter = flaky_link, flaky_link.meter
     meter.count_request("osaka", "read", 0, 0)
-    assert await meter.flush() is True
-    meter.count_request("osaka", "read", 0, 0)
-    proxy.armed, proxy.drop_request = True, True
+    link.proxy.armed, link.proxy.drop_request = True, True
     assert await meter.flush() is False  # never reached the database, but the broker cannot know
-    assert proxy.dropped == 1 and meter.unsettled is not None
-    counters = (await usage.find_one(document))["counters"]
-    await usage.update_one(document, {"$set": {"counters": "broken"}})
+    assert link.proxy.dropped == 1 and meter.unsettled is not None
+    counters = (await link.usage.find_one(link.document))["counters"]
+    await link.usage.update_one(link.document, {"$set": {"counters": "broken"}})
     for _ in range(2):  # resent: refused for certain, so its counts go back to the pending ones, once
         assert await meter.flush() is False
         assert meter.unsettled is None and meter.counts.counts == {("osaka", meter.clock.today()): {"readRequests": 1}}
-    await usage.update_one(document, {"$set": {"counters": counters}})
+    await link.usage.update_one(link.document, {"$set": {"counters": counters}})
     assert await meter.flush() is True
-    assert (await usage.find_one(document))["counters"]["readRequests"] == 2
+    assert await link.counted() == 2
 
 
 async def test_at_shutdown_the_pending_counts_are_written_even_when_an_unsettled_batch_stays_unknown(flaky_link):
-    proxy, meter, usage = flaky_link
-    document = {"_id": f"osaka/{meter.clock.today()}"}
-    meter.count_request("osaka", "read", 0, 0)
-    assert await meter.flush() is True
+    link, meter = flaky_link, flaky_link.meter
     for _ in range(2):
         meter.count_request("osaka", "read", 0, 0)
-    proxy.armed = True
+    link.proxy.armed = True
     assert await meter.flush() is False  # applied, acknowledgement lost: unsettled
     meter.count_request("osaka", "read", 0, 0)
-    proxy.armed, proxy.drop_request = True, True  # its resend at shutdown is lost too
+    link.proxy.armed, link.proxy.drop_request = True, True  # its resend at shutdown is lost too
     await meter.stop()
-    assert proxy.dropped == 2 and meter.unsettled is not None
-    assert (await usage.find_one(document))["counters"]["readRequests"] == 4  # 1, the 2 applied, the last 1
+    assert link.proxy.dropped == 2 and meter.unsettled is not None
+    assert await link.counted() == 4  # the first 1, the 2 applied, the last 1
