@@ -20,12 +20,12 @@ unpublishes or changes a tenant's status calls `forget()` so it sees its own cha
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from broker.cache import TtlCache
 from tenants.registry import TenantRegistry
 
 DATASETS = "datasets"
@@ -62,17 +62,17 @@ class PublishedTypes:
     def __init__(self, collection: AsyncCollection, registry: TenantRegistry, ttl_s: float = 5.0) -> None:
         self.collection = collection
         self.registry = registry
-        self.ttl_s = ttl_s
-        self._snapshot: tuple[float, tuple[PublishedType, ...], frozenset[str]] | None = None
+        self._snapshot: TtlCache[None, tuple[tuple[PublishedType, ...], frozenset[str]]] = TtlCache(ttl_s)
 
     async def _read(self) -> tuple[tuple[PublishedType, ...], frozenset[str]]:
-        if self._snapshot is None or time.monotonic() - self._snapshot[0] >= self.ttl_s:
-            withdrawn = frozenset(await self.registry.withdrawn())
-            cursor = self.collection.find({}, _PROJECTION).sort([("tenant", 1), ("entityType", 1)])
-            published = tuple([p async for doc in cursor
-                               if (p := PublishedType.from_document(doc)).tenant not in withdrawn])
-            self._snapshot = (time.monotonic(), published, withdrawn)
-        return self._snapshot[1], self._snapshot[2]
+        return await self._snapshot.get(None, self._read_catalog)
+
+    async def _read_catalog(self) -> tuple[tuple[PublishedType, ...], frozenset[str]]:
+        withdrawn = frozenset(await self.registry.withdrawn())
+        cursor = self.collection.find({}, _PROJECTION).sort([("tenant", 1), ("entityType", 1)])
+        published = tuple([p async for doc in cursor
+                           if (p := PublishedType.from_document(doc)).tenant not in withdrawn])
+        return published, withdrawn
 
     async def all(self) -> tuple[PublishedType, ...]:
         """Every published type of every tenant that is not withdrawn, in (tenant, entity type) order."""
@@ -91,5 +91,6 @@ class PublishedTypes:
         return tuple(p for p in await self.all() if p.visibility == OPEN)
 
     def forget(self) -> None:
-        """Drop the cached snapshot (after this process published, unpublished or changed a tenant's status)."""
-        self._snapshot = None
+        """Drop the cached snapshot, and any read of it under way (after this process published,
+        unpublished or changed a tenant's status)."""
+        self._snapshot.forget(None)

@@ -7,12 +7,12 @@ costs one cached lookup per write while the wide-area tenant has no subscription
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from broker.cache import TtlCache
 from broker.logs import log
 from broker.ngsild.context import TermMap
 from broker.ngsild.errors import NgsiLdError
@@ -43,7 +43,6 @@ class ActiveSubscription:
 class TenantSubscriptions:
     """A tenant's subscriptions indexed by entity type ("*" = any type)."""
 
-    loaded_at: float
     by_type: dict[str, list[ActiveSubscription]]
     periodic: list[ActiveSubscription]
 
@@ -62,27 +61,15 @@ class SubscriptionCache:
     def __init__(self, databases: Databases, contexts: ContextResolver, ttl_s: float) -> None:
         self.databases = databases
         self.contexts = contexts
-        self.ttl_s = ttl_s
-        self._tenants: dict[str, TenantSubscriptions] = {}
-        self._generations: dict[str, int] = {}
-        """Per tenant, bumped by invalidate(): a load that began before a local change is not kept."""
+        self._tenants: TtlCache[str, TenantSubscriptions] = TtlCache(ttl_s)
 
     def invalidate(self, tenant: str) -> None:
-        self._tenants.pop(tenant, None)
-        self._generations[tenant] = self._generations.get(tenant, 0) + 1
+        self._tenants.forget(tenant)
 
     async def get(self, tenant: str) -> TenantSubscriptions:
-        cached = self._tenants.get(tenant)
-        if cached is not None and time.monotonic() - cached.loaded_at < self.ttl_s:
-            return cached
-        generation = self._generations.get(tenant, 0)
-        loaded = await self._load(tenant)
-        if self._generations.get(tenant, 0) == generation:
-            self._tenants[tenant] = loaded
-        return loaded
+        return await self._tenants.get(tenant, lambda: self._load(tenant))
 
     async def _load(self, tenant: str) -> TenantSubscriptions:
-        started = time.monotonic()  # the TTL bounds the age of what was read, not of the load's end
         by_type: dict[str, list[ActiveSubscription]] = defaultdict(list)
         periodic: list[ActiveSubscription] = []
         for stored in await SubscriptionStore(self.databases.tenant(tenant or None)).all():
@@ -96,7 +83,7 @@ class SubscriptionCache:
                 continue
             for key in stored.get("index", {}).get("types", ["*"]):
                 by_type[key].append(active)
-        return TenantSubscriptions(started, dict(by_type), periodic)
+        return TenantSubscriptions(dict(by_type), periodic)
 
     async def activate(self, stored: dict[str, Any], tenant: str) -> ActiveSubscription:
         terms = await self.contexts.term_map(stored.get("context"), tenant)

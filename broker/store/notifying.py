@@ -15,12 +15,12 @@ in its outbox, and removing the record could race with a new subscription on ano
 from __future__ import annotations
 
 import contextlib
-import time
 from datetime import UTC, datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from broker.cache import TtlCache
 from broker.store.client import Databases
 from broker.store.outbox import OUTBOX, Outbox
 from broker.store.subscriptions import SUBSCRIPTIONS
@@ -38,15 +38,12 @@ class NotifyingTenants:
         self.registry = registry
         self.unregistered = unregistered
         """Tenants that are always active without a registry entry: the wide-area virtual tenant."""
-        self.max_age_s = max_age_s
-        """How long a read of the polled tenants serves: the dispatcher's rounds follow every write
-        that notifies (measured: reading them each round was ~2 queries per notification)."""
         self.collection = databases.catalog[NOTIFYING]
         self._marked: set[str] = set()
         self._discovered = False
-        self._polled: tuple[float, list[str]] | None = None
-        self._generation = 0
-        """Bumped by mark(): a read that began before a mark must not be kept as current."""
+        self._polled: TtlCache[None, list[str]] = TtlCache(max_age_s)
+        """The polled tenants, read again after max_age_s: the dispatcher's rounds follow every write
+        that notifies (measured: reading them each round was ~2 queries per notification)."""
 
     async def mark(self, tenant: str) -> None:
         """Record that `tenant` has subscriptions (before the first one is stored; idempotent)."""
@@ -57,23 +54,18 @@ class NotifyingTenants:
             await self.collection.update_one({"_id": tenant}, {"$setOnInsert": {"since": datetime.now(UTC)}},
                                              upsert=True)
         self._marked.add(tenant)
-        self._generation += 1
-        self._polled = None
+        self._polled.forget(None)  # a read under way began before this mark: it is not kept
 
     async def polled(self) -> list[str]:
         """The active tenants (registry order: the default tenant first) that have subscriptions."""
-        now = time.monotonic()
-        if self._polled is not None and now - self._polled[0] < self.max_age_s:
-            return self._polled[1]
-        generation = self._generation
+        return await self._polled.get(None, self._read_polled)
+
+    async def _read_polled(self) -> list[str]:
         active = [*await self.registry.names(), *self.unregistered]
         if not self._discovered:
             await self._discover(active)
         marked = {doc["_id"] async for doc in self.collection.find({}, {"_id": 1})}
-        polled = [tenant for tenant in active if tenant in marked]
-        if generation == self._generation:
-            self._polled = (now, polled)
-        return polled
+        return [tenant for tenant in active if tenant in marked]
 
     async def _discover(self, active: list[str]) -> None:
         """Once per process: record tenants whose subscriptions or outbox predate these records
