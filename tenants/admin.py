@@ -13,8 +13,6 @@ from pydantic import Field, StrictInt
 from pydantic.alias_generators import to_camel
 
 from broker.api.bodies import (
-    JSON,
-    MERGE_PATCH,
     Body,
     Email,
     TenantName,
@@ -27,6 +25,7 @@ from broker.api.bodies import (
 from broker.api.http import boolean_param, check_params, json_response, no_content, utc_now
 from broker.api.state import SERVICES, services
 from broker.ngsild.errors import AlreadyExists, BadRequestData, ResourceNotFound
+from broker.ngsild.media import JSON, MERGE_PATCH
 from broker.ngsild.names import format_datetime
 from broker.store.entities import EntityStore
 from broker.store.geo import forget_geo_indexes

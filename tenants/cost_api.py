@@ -11,10 +11,11 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import Field, StrictInt, StrictStr
 
-from broker.api.bodies import JSON, Body, TenantName, json_body, page_params, validated
+from broker.api.bodies import Body, TenantName, json_body, page_params, validated
 from broker.api.http import check_params, json_response, utc_now
 from broker.api.state import SERVICES, services
 from broker.ngsild.errors import BadRequestData, ResourceNotFound
+from broker.ngsild.media import JSON
 from broker.ngsild.names import format_datetime
 from tenants.admin import ADMIN_BASE, AUDIT_LOG
 from tenants.allocations import COST_ALLOCATIONS, AllocationStore, new_allocation_id

@@ -95,9 +95,9 @@ def render_dataset(doc: dict[str, Any], base: str, publisher: str) -> dict[str, 
 
 
 def render_catalog(title: str, publisher: str, base: str, datasets: list[dict[str, Any]],
-                   page: CatalogPage | None = None) -> dict[str, Any]:
-    """The dcat:Catalog around rendered datasets; with `page`, when the catalog has more than one
-    page (or a page was asked for), its hydra:PartialCollectionView."""
+                   page: CatalogPage) -> dict[str, Any]:
+    """The dcat:Catalog around one page of rendered datasets; when the catalog has more than one page
+    (or a page was asked for), its hydra:PartialCollectionView."""
     catalog = {
         "@context": CONTEXT,
         "@id": f"{base}{DCAT_PATH}",
@@ -109,7 +109,7 @@ def render_catalog(title: str, publisher: str, base: str, datasets: list[dict[st
         "foaf:homepage": {"@id": f"{base}{CATALOG_BASE}/datasets"},
         "dcat:dataset": datasets,
     }
-    if page is not None and (page.last > 1 or page.asked):
+    if page.last > 1 or page.asked:
         catalog["hydra:view"] = page.view(f"{base}{DCAT_PATH}")
     return catalog
 
@@ -120,13 +120,9 @@ class CatalogPage:
 
     number: int
     size: int
-    total: int = 0
+    total: int
     asked: bool = False
     """The request named a page: the view is given even for a one-page catalog."""
-
-    @property
-    def offset(self) -> int:
-        return (self.number - 1) * self.size
 
     @property
     def last(self) -> int:

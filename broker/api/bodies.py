@@ -17,8 +17,6 @@ from broker.ngsild.errors import BadRequestData, HttpError
 from broker.ngsild.query import MAX_OFFSET, non_negative
 from tenants.names import InvalidTenantName, normalize_tenant
 
-JSON = "application/json"
-MERGE_PATCH = "application/merge-patch+json"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 M = TypeVar("M", bound=BaseModel)
 

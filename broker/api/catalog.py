@@ -7,21 +7,20 @@ Entity types and attribute names are expanded with the request's Link @context, 
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from typing import Any
 
 from aiohttp import web
 
-from broker.api.bodies import JSON, MERGE_PATCH, json_body, page_params, tenant_name, validated
+from broker.api.bodies import json_body, page_params, tenant_name, validated
 from broker.api.http import check_params, json_response, no_content, utc_now
 from broker.api.request import RequestContext, request_context, tenant_of
 from broker.api.state import SERVICES, services
 from broker.auth.errors import Forbidden
 from broker.ngsild.errors import AlreadyExists, BadRequestData, ResourceNotFound
-from broker.ngsild.media import JSON_LD
+from broker.ngsild.media import JSON, JSON_LD, MERGE_PATCH
 from broker.ngsild.merge import merge_patch
 from broker.ngsild.names import is_valid_name
+from broker.ngsild.query import non_negative
 from broker.store.discovery import holds_type
 from tenants.datasets import (
     DATASETS_PATH,
@@ -127,25 +126,18 @@ async def dcat_catalog(request: web.Request) -> web.Response:
     JSON-LD, by name; hydra paging links when there is more than one page."""
     check_params(request, ("page",))
     svc = services(request)
-    number = _page_number(request.query.get("page"))
-    page = CatalogPage(number, svc.settings.dcat_page_size, asked="page" in request.query)
-    docs, total = await request.app[DATASET_CATALOG].page(await visible_to(request), offset=page.offset,
-                                                          limit=page.size)
-    page = dataclasses.replace(page, total=total)
+    number, size = non_negative(request.query, "page", 1), svc.settings.dcat_page_size
+    if not 1 <= number <= MAX_PAGE:
+        raise BadRequestData(f"page must be an integer from 1 to {MAX_PAGE}, got {request.query['page']!r}")
+    docs, total = await request.app[DATASET_CATALOG].page(await visible_to(request), offset=(number - 1) * size,
+                                                          limit=size)
+    page = CatalogPage(number, size, total, asked="page" in request.query)
     names = await display_names(svc.tenants.collection, sorted({doc["tenant"] for doc in docs}))
     base = base_url(request)
     datasets = [render_dataset(doc, base, doc.get("publisher") or names.get(doc["tenant"]) or doc["tenant"])
                 for doc in docs]
     body = render_catalog(svc.settings.catalog_title, svc.settings.catalog_publisher, base, datasets, page)
     return json_response(body, media=JSON_LD)
-
-
-def _page_number(value: str | None) -> int:
-    if value is None:
-        return 1
-    if not re.fullmatch(r"[0-9]{1,6}", value) or not 1 <= int(value) <= MAX_PAGE:
-        raise BadRequestData(f"page must be an integer from 1 to {MAX_PAGE}, got {value!r}")
-    return int(value)
 
 
 # --- helpers ------------------------------------------------------------------------------------
