@@ -38,10 +38,11 @@ def usage_json(first: date, last: date, timezone: str, rows: list[DayUsage],
     """Per-day rows and totals per tenant; `tenants` lists who to show even without rows."""
     by_tenant = {name: list(days) for name, days in groupby(rows, key=attrgetter("tenant"))}  # rows come sorted
     names = tenants if tenants is not None else list(by_tenant)
+    totals = totals_by_tenant(rows)
     return {"from": first.isoformat(), "to": last.isoformat(), "timezone": timezone, "meters": list(METERS),
             "tenants": [{"tenant": tenant_label(name),
                          "days": [{"day": row.day, **row.meters} for row in by_tenant.get(name, ())],
-                         "total": totals_by_tenant(by_tenant.get(name, ())).get(name, empty_meters())}
+                         "total": totals.get(name, empty_meters())}
                         for name in names]}
 
 

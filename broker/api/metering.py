@@ -19,13 +19,14 @@ from broker.api.state import SERVICES
 from broker.auth.policy import ADMIN, CONTEXTS, PUBLISH, READ, REGISTER, SUBSCRIBE, WRITE, rule_for
 from broker.auth.principal import PRINCIPAL_KEY, READER_KEY
 from broker.logs import log
+from tenants.admin import TENANTS_PATH
 from tenants.names import InvalidTenantName, normalize_tenant
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 KIND_OF_SCOPE = {READ: "read", WRITE: "write", CONTEXTS: "write", PUBLISH: "write", REGISTER: "write",
                  SUBSCRIBE: "subscribe", ADMIN: "admin"}
-ADMIN_TENANT_ROUTES = "/admin/v1/tenants/"
+ADMIN_TENANT_ROUTES = f"{TENANTS_PATH}/"
 
 
 @cache
