@@ -189,10 +189,9 @@ class _Page:
         self.values: list[tuple[tuple[Any, bool], ...]] = []
 
     def add(self, doc: dict[str, Any]) -> None:
+        # the computed sort values reach here only when asked for, and _field_value takes them out
         if self.targets is not None:
             self.values.append(tuple((_field_value(doc, field), descending) for field, descending in self.targets))
-        for name in [name for name in doc if name.startswith(_COMPUTED)]:
-            del doc[name]
         self.entities.append(from_document(doc))
 
     def result(self, count: int | None) -> QueryResult:
