@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo.asynchronous.database import AsyncDatabase
+
 from broker.logs import log
 from broker.notify.senders import DeliveryError, Senders
 from broker.store.client import Databases
@@ -110,12 +112,15 @@ class Dispatcher:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
 
-    def wake(self) -> None:
-        """New notifications are in an outbox: claim now rather than at the next poll."""
-        self._wake.set()
+    async def add_new(self, db: AsyncDatabase, tenant: str, records: list[dict[str, Any]]) -> None:
+        """Persist new notifications in the tenant's outbox (one round trip) and queue those this process
+        leased in the same insert; the others are left to the claims."""
+        self._lease_new(records)
+        await Outbox(db).add(records)
+        self._take_new(tenant, records)
 
-    def lease_new(self, records: list[dict[str, Any]]) -> None:
-        """Lease notifications about to be written to this process, so that `take_new` queues them
+    def _lease_new(self, records: list[dict[str, Any]]) -> None:
+        """Lease notifications about to be written to this process, so that `_take_new` queues them
         with no claim round trip. Should the process die first, the lease runs out and any replica
         sends them, as with a claimed record."""
         if self._task is None or self._stopping:
@@ -127,8 +132,8 @@ class Dispatcher:
             if endpoint is None or endpoint.room() > 0:
                 record.update(lease)
 
-    def take_new(self, tenant: str, records: list[dict[str, Any]]) -> None:
-        """Queue the records leased by `lease_new`, now in the outbox; wake the claims for the others."""
+    def _take_new(self, tenant: str, records: list[dict[str, Any]]) -> None:
+        """Queue the records leased by `_lease_new`, now in the outbox; wake the claims for the others."""
         for record in records:
             if record.get("leaseOwner") != self.owner:
                 self._wake.set()
@@ -141,7 +146,7 @@ class Dispatcher:
             endpoint = self._endpoints[record["endpoint"]] = _Endpoint(record["endpoint"], self)
         try:
             endpoint.queue.put_nowait((tenant, record))
-        except asyncio.QueueFull:  # a burst of writes filled it since lease_new: the claims take it later
+        except asyncio.QueueFull:  # a burst of writes filled it since _lease_new: the claims take it later
             self._settle(tenant, Settled(record["_id"], record["leaseToken"], "release"), None)
 
     async def stop(self) -> None:

@@ -24,7 +24,6 @@ from broker.ngsild.wide_area import SOURCE_TENANTS_HEADER, views_by_tenant, wide
 from broker.notify.dispatcher import Dispatcher
 from broker.store.client import Databases
 from broker.store.contexts import ContextResolver
-from broker.store.outbox import Outbox
 from broker.store.subscriptions import SubscriptionStore
 from tenants.published import PublishedTypes
 
@@ -222,6 +221,4 @@ class Notifier:
                 self.throttles.claimed(window, now + timedelta(seconds=throttling), now)
             payload = notification_payload(subscription_id, items, now)
             records.append(outbox_record(subscription, payload, tenant, now, self.default_timeout_s, source_tenant))
-        self.dispatcher.lease_new(records)
-        await Outbox(db).add(records)
-        self.dispatcher.take_new(tenant, records)
+        await self.dispatcher.add_new(db, tenant, records)

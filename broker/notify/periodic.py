@@ -17,7 +17,6 @@ from broker.notify.notifier import SubscriptionCache, is_live, outbox_record
 from broker.store.client import Databases
 from broker.store.errors import DATABASE_UNAVAILABLE
 from broker.store.notifying import NotifyingTenants
-from broker.store.outbox import Outbox
 from broker.store.query import find_entities
 from broker.store.subscriptions import SubscriptionStore
 
@@ -73,6 +72,4 @@ class PeriodicNotifier:
                                        show_changes=False, now=now) for entity in result.entities]
             payload = notification_payload(active.compiled.id, items, now)
             records = [outbox_record(active, payload, tenant, now, self.default_timeout_s)]
-            self.dispatcher.lease_new(records)
-            await Outbox(db).add(records)
-            self.dispatcher.take_new(tenant, records)
+            await self.dispatcher.add_new(db, tenant, records)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from broker.api.state import SERVICES
 from broker.store.notifying import NOTIFYING
 from tests.conftest import API
+from tests.integration.test_metrics import scrape
 from tests.integration.test_subscriptions import SENSOR, subscribe, subscription
 
 
@@ -66,8 +67,10 @@ async def test_a_notification_whose_send_crashes_is_retried_then_dropped_not_res
     await outbox.insert_one({"subscriptionId": "urn:ngsi-ld:Subscription:s", "endpoint": "http://127.0.0.1:9/",
                              "request": {"uri": "http://127.0.0.1:9/", "body": {}}, "due": now, "attempts": 0,
                              "leaseOwner": None, "leaseUntil": None, "createdAt": now})
-    services.dispatcher.wake()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 10  # claimed by the next poll (every 0.1 s)
     while await outbox.count_documents({}) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     assert await outbox.count_documents({}) == 0, await outbox.find_one({})
+    metrics = await scrape(client)  # two failed attempts, then dropped: retried, not dropped at once
+    assert 'kyodo_notifications_total{outcome="failed",tenant="broken"} 2.0' in metrics
+    assert 'kyodo_notifications_total{outcome="dropped",tenant="broken"} 1.0' in metrics
