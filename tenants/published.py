@@ -82,9 +82,11 @@ class PublishedTypes:
         """The suspended and deactivated tenants: their datasets are not shown."""
         return (await self._read())[1]
 
-    async def of_tenant(self, tenant: str, *, member: bool) -> dict[str, PublishedType]:
-        """The tenant's types readable by this reader: entity type → its publication."""
-        return {p.entity_type: p for p in await self.all() if p.tenant == tenant and p.readable_by(member=member)}
+    async def readable_types(self, tenant: str, *, member: bool) -> dict[str, frozenset[str]]:
+        """The tenant's types readable by this reader (anyone; with `member`, a member tenant too):
+        entity type → the attributes its publisher withholds."""
+        return {p.entity_type: p.excluded_attributes for p in await self.all()
+                if p.tenant == tenant and p.readable_by(member=member)}
 
     async def open_types(self) -> tuple[PublishedType, ...]:
         """Every tenant's open types: what the wide-area virtual tenant covers."""

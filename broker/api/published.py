@@ -23,10 +23,10 @@ async def catalog_view(request: web.Request) -> CatalogView | None:
     tenant = tenant_of(request)
     if reader is None or tenant == services(request).settings.wide_area_tenant:
         return None  # the wide-area tenant has a view per publishing tenant (broker/api/wide_area.py)
-    published = await services(request).published.of_tenant(tenant, member=reader.member)
-    if not published:
+    readable = await services(request).published.readable_types(tenant, member=reader.member)
+    if not readable:
         raise reader.refusal_for(None)
-    return CatalogView({entity_type: p.excluded_attributes for entity_type, p in published.items()})
+    return CatalogView(readable)
 
 
 def restricted(request: web.Request, query: EntityQuery, view: CatalogView) -> EntityQuery:

@@ -14,13 +14,14 @@ from typing import Any
 
 from broker.cache import TtlCache
 from broker.logs import log
+from broker.ngsild.catalog_view import CatalogView
 from broker.ngsild.context import TermMap
 from broker.ngsild.errors import NgsiLdError
 from broker.ngsild.match import matches_query
 from broker.ngsild.media import JSON_LD
 from broker.ngsild.notification import EntityEvent, fired_triggers, notification_item, notification_payload
 from broker.ngsild.subscription import CompiledSubscription, compile_subscription
-from broker.ngsild.wide_area import SOURCE_TENANTS_HEADER, views_by_tenant, wide_area_event, wide_area_render
+from broker.ngsild.wide_area import SOURCE_TENANTS_HEADER, wide_area_event, wide_area_render
 from broker.notify.dispatcher import Dispatcher
 from broker.store.client import Databases
 from broker.store.contexts import ContextResolver
@@ -180,10 +181,10 @@ class Notifier:
             subscriptions = await self.cache.get(self.wide_area)
             if not subscriptions.by_type:
                 return
-            view = views_by_tenant((p.tenant, p.entity_type, p.excluded_attributes)
-                                   for p in await self.published.open_types() if p.tenant == tenant).get(tenant)
-            if view is None:
+            readable = await self.published.readable_types(tenant, member=False)  # its open datasets
+            if not readable:
                 return
+            view = CatalogView(readable)
             seen = [e for event in events if (e := wide_area_event(event, view, tenant)) is not None]
             await self._notify(self.wide_area, subscriptions, seen, source_tenant=tenant)
 
