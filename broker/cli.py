@@ -56,11 +56,15 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+def _report_embedded_exit(database: EmbeddedDatabase) -> None:
+    log.error("embedded database exited; the broker is not ready until it is restarted",
+              exit_code=database.exit_code, log_file=str(database.data_dir / "secantusd.log"))
+
+
 async def _watch_embedded(database: EmbeddedDatabase) -> None:
     while database.alive():
         await asyncio.sleep(1.0)
-    log.error("embedded database exited; the broker is not ready until it is restarted",
-              exit_code=database.exit_code, log_file=str(database.data_dir / "secantusd.log"))
+    _report_embedded_exit(database)
 
 
 def token(args: argparse.Namespace) -> int:
@@ -147,8 +151,7 @@ def _serve_workers(settings: Settings, mongo_url: str, embedded: EmbeddedDatabas
         nonlocal reported
         if embedded is not None and not embedded.alive() and not reported:
             reported = True
-            log.error("embedded database exited; the broker is not ready until it is restarted",
-                      exit_code=embedded.exit_code, log_file=str(embedded.data_dir / "secantusd.log"))
+            _report_embedded_exit(embedded)
 
     log.info("kyodo listening", url=f"http://{settings.host}:{settings.port}", version=__version__,
              workers=settings.workers)
