@@ -28,6 +28,7 @@ from broker.ngsild.wide_area import (
     SOURCE_TENANTS_HEADER,
     MergedPage,
     TenantPage,
+    check_window,
     merge_discovery,
     merge_pages,
     tenant_query,
@@ -68,6 +69,7 @@ async def open_views(svc: Services) -> dict[str, CatalogView]:
 
 async def query_page(ctx: RequestContext, query: EntityQuery) -> MergedPage:
     """One page of a Query Entities over every open dataset: each tenant concurrently, then merged."""
+    check_window(query)
     svc = ctx.services
     parts = [(tenant, view, part) for tenant, view in (await open_views(svc)).items()
              if (part := tenant_query(query, view)) is not None]

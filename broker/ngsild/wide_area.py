@@ -80,12 +80,17 @@ def tenant_query(query: EntityQuery, view: CatalogView) -> EntityQuery | None:
                           if s.types is None or (narrowed := _narrow(s.types, readable)) is not None)
         if not selectors:
             return None
-    if query.limit and query.offset + query.limit > MAX_WINDOW:
-        raise TooManyResults(f"On the wide-area tenant offset + limit may be at most {MAX_WINDOW}; "
-                             "narrow the query (type, q, geo-query) instead of paging further")
     restricted = restrict_query(dataclasses.replace(query, types=types, selectors=selectors), view)
     window = query.offset + query.limit + 1 if query.limit else 0
     return dataclasses.replace(restricted, offset=0, limit=window)
+
+
+def check_window(query: EntityQuery) -> None:
+    """TooManyResults when the page reaches deeper than MAX_WINDOW (each tenant would read that many),
+    whether or not any tenant publishes what the query asks for."""
+    if query.limit and query.offset + query.limit > MAX_WINDOW:
+        raise TooManyResults(f"On the wide-area tenant offset + limit may be at most {MAX_WINDOW}; "
+                             "narrow the query (type, q, geo-query) instead of paging further")
 
 
 def _narrow(node: Node, readable: Iterable[str]) -> Node | None:
