@@ -46,8 +46,10 @@ SUBSCRIPTION_MEMBERS = ("id", "type", "subscriptionName", "description", "entiti
 NOTIFICATION_MEMBERS = ("attributes", "sysAttrs", "format", "showChanges", "pick", "omit", "join", "joinLevel",
                         "endpoint")
 ENDPOINT_MEMBERS = ("uri", "accept", "timeout", "cooldown", "receiverInfo", "notifierInfo")
-#: delivery status under `notification`, written by the notifier (5.2.14)
-DELIVERY_MEMBERS = ("status", "timesSent", "timesFailed", "lastNotification", "lastSuccess", "lastFailure")
+#: delivery outcomes under `notification`, written by the notifier (5.2.14)
+DELIVERY_OUTCOMES = ("timesSent", "timesFailed", "lastNotification", "lastSuccess", "lastFailure")
+#: with `status`, derived from the outcomes when rendered (a status stored by earlier versions is ignored)
+DELIVERY_MEMBERS = ("status", *DELIVERY_OUTCOMES)
 #: read-only members a client may send back; they are ignored (5.2.12, 5.2.14)
 READ_ONLY_MEMBERS = frozenset({*DELIVERY_MEMBERS, "createdAt", "modifiedAt"})
 #: stored members derived from a client member: set and removed with it

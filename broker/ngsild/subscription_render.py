@@ -17,7 +17,7 @@ from broker.ngsild.names import format_datetime
 from broker.ngsild.params import ENTITY_MEMBER_NAMES
 from broker.ngsild.subscription import DEFAULT_TRIGGERS, delivery_status, subscription_status
 from broker.ngsild.subscription_members import (
-    DELIVERY_MEMBERS,
+    DELIVERY_OUTCOMES,
     ENDPOINT_MEMBERS,
     NOTIFICATION_MEMBERS,
     SUBSCRIPTION_MEMBERS,
@@ -93,8 +93,8 @@ def _notification(notification: dict[str, Any], terms: TermMap, defaulted: froze
                              if key in endpoint and f"notification.endpoint.{key}" not in defaulted}
             else:
                 out[name] = _value(name, notification[name], terms)
-    for name in DELIVERY_MEMBERS:
-        if name in notification and name != "status":
+    for name in DELIVERY_OUTCOMES:
+        if name in notification:
             out[name] = _value(name, notification[name], terms)
     status = delivery_status(notification)
     if status is not None:
