@@ -359,7 +359,7 @@ async def test_a_suspended_tenants_datasets_leave_the_catalog_until_it_is_active
     resume = await broker.patch("/admin/v1/tenants/osaka", json={"status": "active"},
                                 headers={**ADMIN, "Content-Type": "application/merge-patch+json"})
     assert resume.status == 200
-    assert (await shown())[0] == ["hyogo-parking", "osaka-tourism-spots"]
+    assert await shown() == (["hyogo-parking", "osaka-tourism-spots"], ["hyogo-parking", "osaka-tourism-spots"], 2)
 
 
 async def test_purging_a_tenant_unpublishes_its_datasets_and_the_audit_log_names_them(broker):
@@ -482,6 +482,8 @@ async def test_ckan_package_list_show_and_license_list(broker):
     assert listed["result"] == ["hyogo-parking", "osaka-tourism-spots"]
     paged = await (await broker.get(f"{ACTION}/package_list", params={"offset": "1", "limit": "5"})).json()
     assert paged["result"] == ["osaka-tourism-spots"]
+    limited = await (await broker.get(f"{ACTION}/package_list", params={"limit": "1"})).json()
+    assert limited["result"] == ["hyogo-parking"]
     skipped = await (await broker.get(f"{ACTION}/package_list", params={"offset": "1"})).json()
     assert skipped["result"] == ["osaka-tourism-spots"]
     names = await (await broker.get(f"{ACTION}/organization_list")).json()
