@@ -15,7 +15,7 @@ from broker.api.bodies import Body, TenantName, json_body, page_params, validate
 from broker.api.http import check_params, json_response, utc_now
 from broker.api.state import SERVICES, services
 from broker.ngsild.errors import BadRequestData, ResourceNotFound
-from broker.ngsild.media import JSON
+from broker.ngsild.media import JSON, negotiate
 from broker.ngsild.names import format_datetime
 from tenants.admin import ADMIN_BASE, AUDIT_LOG
 from tenants.allocations import COST_ALLOCATIONS, AllocationStore, new_allocation_id
@@ -121,13 +121,14 @@ async def list_allocations(request: web.Request) -> web.Response:
 
 
 async def retrieve_allocation(request: web.Request) -> web.Response:
-    """GET /admin/v1/cost-allocations/{id} — JSON, or CSV with `Accept: text/csv`."""
+    """GET /admin/v1/cost-allocations/{id} — JSON, or CSV when the Accept header prefers `text/csv`."""
     check_params(request, ())
+    media = negotiate(request.headers.get("Accept"), (JSON, CSV))
     allocation_id = request.match_info["id"]
     found = await request.app[ALLOCATIONS].get(allocation_id)
     if found is None:
         raise ResourceNotFound(f"No cost allocation with id '{allocation_id}'")
-    if CSV in request.headers.get("Accept", ""):
+    if media == CSV:
         return web.Response(body=allocation_csv(found).encode("utf-8-sig"), content_type=CSV, charset="utf-8",
                             headers={"Content-Disposition": f'attachment; filename="cost-allocation-'
                                                             f'{allocation_id}.csv"'})

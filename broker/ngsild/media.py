@@ -10,8 +10,6 @@ GEO_JSON = "application/geo+json"
 MERGE_PATCH = "application/merge-patch+json"
 
 #: the spec's preference order, used to break ties whatever the client's order
-_PREFERENCE = (JSON, JSON_LD, GEO_JSON)
-
 
 def request_media_type(content_type: str | None, *, merge_patch: bool = False) -> str:
     """JSON or JSON_LD for a body-bearing request; 415 for anything else."""
@@ -63,7 +61,8 @@ def _quality(media: str, ranges: list[tuple[str, float]]) -> float | None:
 
 
 def negotiate(accept: str | None, offered: tuple[str, ...] = (JSON, JSON_LD)) -> str:
-    """The response media type for an Accept header among `offered`; 406 if none is acceptable."""
+    """The response media type for an Accept header among `offered` (in the server's order of
+    preference, which breaks ties of quality); 406 if none is acceptable."""
     if not accept or not accept.strip():
         return JSON
     ranges = _parse_accept(accept)
@@ -71,7 +70,7 @@ def negotiate(accept: str | None, offered: tuple[str, ...] = (JSON, JSON_LD)) ->
     for media in offered:
         quality = _quality(media, ranges)
         if quality is not None and quality > 0:
-            scored.append((-quality, _PREFERENCE.index(media), media))
+            scored.append((-quality, offered.index(media), media))
     if not scored:
         raise HttpError(406, "Not acceptable",
                         f"None of the media types in Accept {accept!r} can be produced; "

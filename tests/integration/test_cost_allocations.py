@@ -104,6 +104,30 @@ async def test_the_default_tenants_are_the_active_provisioned_ones(client):
     assert listed["request"]["tenants"] == ["kyoto", "shiga", "osaka"]
 
 
+@pytest.mark.parametrize(("accept", "media"), [
+    ("text/csv", "text/csv"),
+    ("application/json;q=0.5, text/csv", "text/csv"),
+    ("text/*", "text/csv"),
+    ("text/csv;q=0, application/json", "application/json"),  # refused, though named
+    ("text/csv;q=0.1, application/json", "application/json"),
+    ("*/*", "application/json"),
+    (None, "application/json"),
+])
+async def test_an_allocation_is_csv_when_the_accept_header_prefers_it(client, accept, media):
+    await provision_kinki(client)
+    body = await create(client, {"period": NOVEMBER, "method": "equal", "total": 3})
+    response = await client.get(f"{ALLOCATIONS}/{body['id']}", headers={"Accept": accept} if accept else {})
+    assert (response.status, response.content_type) == (200, media)
+
+
+async def test_an_allocation_asked_for_in_a_media_type_it_has_not_is_406(client):
+    await provision_kinki(client)
+    body = await create(client, {"period": NOVEMBER, "method": "equal", "total": 3})
+    response = await client.get(f"{ALLOCATIONS}/{body['id']}", headers={"Accept": "image/png"})
+    await problem(response, 406, "NotAcceptable",
+                  "None of the media types in Accept 'image/png' can be produced; offered: application/json, text/csv")
+
+
 async def test_an_allocation_exports_as_utf8_csv(client):
     await provision_kinki(client)
     # November usage as the meters' flushes would have left it: osaka and hyogo used the platform, kyoto not
