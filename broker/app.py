@@ -29,6 +29,7 @@ from broker.store.query import QUERY_TIME_LIMIT_MS
 from broker.store.subscriptions import SubscriptionStore
 from tenants import admin, ckan, cost_api, names, usage_api
 from tenants.admission import TenantAdmission
+from tenants.datasets import DATASET_CATALOG, DatasetCatalog
 from tenants.meters import DayClock
 from tenants.published import DATASETS, PublishedTypes
 from tenants.quotas import Quotas, RateLimiter
@@ -104,6 +105,7 @@ def create_app(settings: Settings, mongo_url: str, *,
         usage=usage,
         database_alive=database_alive,
     )
+    app[DATASET_CATALOG] = DatasetCatalog(databases.catalog[DATASETS])
     system.add_routes(app)
     entities.add_routes(app)
     contexts.add_routes(app)

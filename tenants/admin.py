@@ -31,8 +31,7 @@ from broker.store.entities import EntityStore
 from broker.store.geo import forget_geo_indexes
 from broker.store.subscriptions import SubscriptionStore
 from tenants.audit import ACTIONS, AUDIT, CREATE, DELETE, PURGE, UPDATE, AuditEntry, AuditLog, actor_of, request_id
-from tenants.datasets import DatasetCatalog
-from tenants.published import DATASETS
+from tenants.datasets import DATASET_CATALOG
 from tenants.quotas import Quotas
 from tenants.registry import (
     ACTIVE,
@@ -230,7 +229,7 @@ async def delete_tenant(request: web.Request) -> web.Response:
     await svc.tenants.update(name, {"status": INACTIVE})
     await svc.databases.drop_tenant(name)
     await svc.contexts.drop_tenant(name)
-    unpublished = await DatasetCatalog(svc.databases.catalog[DATASETS]).delete_tenant(name)
+    unpublished = await request.app[DATASET_CATALOG].delete_tenant(name)
     svc.published.forget()
     await svc.tenants.remove(name)
     svc.indexed_tenants.discard(name)

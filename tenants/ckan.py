@@ -27,6 +27,7 @@ from broker.api.http import MAX_BODY_KEY
 from broker.api.state import services
 from broker.ngsild.names import format_datetime
 from tenants.datasets import (
+    DATASET_CATALOG,
     DatasetCatalog,
     access_note,
     access_url,
@@ -36,7 +37,6 @@ from tenants.datasets import (
     display_title,
     visible_to,
 )
-from tenants.published import DATASETS
 from tenants.vocabularies import FREQUENCIES, LICENSES
 
 ACTION_BASE = "/catalog/api/3/action"
@@ -389,7 +389,7 @@ ACTIONS: dict[str, Action] = {
 
 
 def _catalog(request: web.Request) -> DatasetCatalog:
-    return DatasetCatalog(services(request).databases.catalog[DATASETS])
+    return request.app[DATASET_CATALOG]
 
 
 async def _params(request: web.Request) -> dict[str, Any]:

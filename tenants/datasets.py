@@ -239,6 +239,10 @@ class DatasetCatalog:
         return {row["_id"]: row["n"] async for row in await self.collection.aggregate(pipeline)}
 
 
+
+DATASET_CATALOG = web.AppKey("dataset_catalog", DatasetCatalog)
+"""The application's one DatasetCatalog (set by broker/app.py): the catalog, CKAN and admin APIs share it."""
+
 async def display_names(registry: AsyncCollection, tenants: list[str]) -> dict[str, str]:
     """Tenant → its display name in the tenant registry (tenants without one are left out)."""
     cursor = registry.find({"_id": {"$in": tenants}}, {"displayName": 1})

@@ -14,7 +14,7 @@ from aiohttp import web
 from broker.api.bodies import json_body, page_params, tenant_name, validated
 from broker.api.http import check_params, json_response, no_content, utc_now
 from broker.api.request import RequestContext, request_context, tenant_of
-from broker.api.state import SERVICES, services
+from broker.api.state import services
 from broker.auth.errors import Forbidden
 from broker.ngsild.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from broker.ngsild.media import JSON, JSON_LD, MERGE_PATCH
@@ -23,8 +23,8 @@ from broker.ngsild.names import is_valid_name
 from broker.ngsild.query import non_negative
 from broker.store.discovery import holds_type
 from tenants.datasets import (
+    DATASET_CATALOG,
     DATASETS_PATH,
-    DatasetCatalog,
     DatasetExists,
     DatasetSpec,
     NewDataset,
@@ -37,10 +37,8 @@ from tenants.datasets import (
     visible_to,
 )
 from tenants.dcat import DCAT_PATH, CatalogPage, render_catalog, render_dataset
-from tenants.published import DATASETS
 from tenants.registry import DEFAULT_TENANT
 
-DATASET_CATALOG = web.AppKey("dataset_catalog", DatasetCatalog)
 LINK_HINT = " (send a JSON-LD @context in a Link header)"
 _IDENTITY = ("name", "entityType", "tenant")
 MAX_PAGE = 100_000
@@ -179,7 +177,6 @@ async def _owned(request: web.Request) -> dict[str, Any]:
 
 
 def add_routes(app: web.Application) -> None:
-    app[DATASET_CATALOG] = DatasetCatalog(app[SERVICES].databases.catalog[DATASETS])
     r = app.router
     r.add_post(DATASETS_PATH, publish_dataset)
     r.add_get(DATASETS_PATH, list_datasets, allow_head=False)
