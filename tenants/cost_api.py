@@ -6,7 +6,7 @@ import csv
 import io
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import Field, StrictInt, StrictStr
@@ -20,7 +20,17 @@ from broker.ngsild.names import format_datetime
 from tenants.admin import ADMIN_BASE, AUDIT_LOG
 from tenants.allocations import COST_ALLOCATIONS, AllocationStore, new_allocation_id
 from tenants.audit import ALLOCATE, AuditEntry, actor_of, request_id
-from tenants.costs import MAX_YEN, Allocation, AllocationError, Member, Terms, allocate, decimal_text
+from tenants.costs import (
+    MAX_YEN,
+    Allocation,
+    AllocationError,
+    BaseSplit,
+    Member,
+    Method,
+    Terms,
+    allocate,
+    decimal_text,
+)
 from tenants.meters import PeriodError, empty_meters, parse_period, totals_by_tenant
 from tenants.registry import CREATED_BY_ADMIN, TenantRecord
 
@@ -42,11 +52,11 @@ class NewAllocation(Body):
     """POST /admin/v1/cost-allocations."""
 
     period: PeriodBody
-    method: Literal["usage", "population", "equal", "hybrid"]
+    method: Method
     total: Yen | None = None
     fixed: Yen | None = None
     unit_prices: dict[str, UnitPrice] = Field(default_factory=dict)
-    fixed_split: Literal["population", "equal"] | None = None
+    fixed_split: BaseSplit | None = None
     tenants: Annotated[list[TenantName], Field(min_length=1, max_length=MAX_TENANTS)] | None = None
 
     def terms(self) -> Terms:

@@ -11,13 +11,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from math import floor
+from typing import Literal, get_args
 
 from tenants.meters import METERS
 
 MAX_YEN = 2**63 - 1
 """Amounts are stored as 64-bit integers."""
-METHODS = ("usage", "population", "equal", "hybrid")
-BASE_SPLITS = ("population", "equal")
+Method = Literal["usage", "population", "equal", "hybrid"]
+BaseSplit = Literal["population", "equal"]
+METHODS: tuple[str, ...] = get_args(Method)
+BASE_SPLITS: tuple[str, ...] = get_args(BaseSplit)
 
 
 class AllocationError(ValueError):
