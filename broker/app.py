@@ -60,7 +60,8 @@ def create_app(settings: Settings, mongo_url: str, *,
         cache_ttl_s=settings.context_cache_ttl_s,
         unavailable_status=settings.ld_context_unavailable_status,
     ))
-    cache = SubscriptionCache(databases, resolver, settings.subscription_cache_ttl_s)
+    cache = SubscriptionCache(databases, resolver, settings.subscription_cache_ttl_s,
+                              wide_area=settings.wide_area_tenant)
     usage = UsageMeter(databases.catalog[USAGE], DayClock(settings.usage_timezone),
                        flush_interval_s=settings.usage_flush_interval_s,
                        sample_interval_s=settings.usage_sample_interval_s,

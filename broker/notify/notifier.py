@@ -7,6 +7,7 @@ costs one cached lookup per write while the wide-area tenant has no subscription
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -58,9 +59,12 @@ class SubscriptionCache:
     """Per-process view of every tenant's subscriptions, reloaded after `ttl_s` (bounded staleness
     across replicas) and at once after a local create, update or delete."""
 
-    def __init__(self, databases: Databases, contexts: ContextResolver, ttl_s: float) -> None:
+    def __init__(self, databases: Databases, contexts: ContextResolver, ttl_s: float,
+                 wide_area: str | None = None) -> None:
         self.databases = databases
         self.contexts = contexts
+        self.wide_area = wide_area
+        """Its subscriptions render every entity with its source tenant (compiled so once, here)."""
         self._tenants: TtlCache[str, TenantSubscriptions] = TtlCache(ttl_s)
 
     def invalidate(self, tenant: str) -> None:
@@ -88,6 +92,8 @@ class SubscriptionCache:
     async def activate(self, stored: dict[str, Any], tenant: str) -> ActiveSubscription:
         terms = await self.contexts.term_map(stored.get("context"), tenant)
         compiled = compile_subscription(stored, terms)
+        if tenant == self.wide_area:
+            compiled = dataclasses.replace(compiled, render=wide_area_render(compiled.render))
         context = stored.get("jsonldContext") or stored.get("context") or self.contexts.core_url
         notify_terms = terms if context is stored.get("context") else await self.contexts.term_map(context, tenant)
         return ActiveSubscription(stored, compiled, notify_terms, context)
@@ -203,8 +209,7 @@ class Notifier:
                     continue
                 if not fired_triggers(event, compiled.watched) & compiled.triggers:
                     continue
-                render = compiled.render if source_tenant is None else wide_area_render(compiled.render)
-                data[compiled.id].append(notification_item(event, subscription.terms, render,
+                data[compiled.id].append(notification_item(event, subscription.terms, compiled.render,
                                                            show_changes=compiled.show_changes, now=now))
                 chosen[compiled.id] = subscription
         if not data:

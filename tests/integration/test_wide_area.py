@@ -475,6 +475,19 @@ def test_the_wide_area_quotas_must_be_positive():
             Settings(**{name: 0})
 
 
+async def test_a_wide_area_notification_keeps_the_source_tenant_whatever_attributes_it_names(prefectures, receiver):
+    subscription = {"type": "Subscription", "entities": [{"type": "TouristSpot"}],
+                    "notification": {"endpoint": {"uri": receiver.url()}, "format": "keyValues",
+                                     "attributes": ["rating"]}}
+    assert (await prefectures.post(f"{API}/subscriptions", json=subscription, headers=OPEN)).status == 201
+    response = await prefectures.patch(f"{API}/entities/{spot_id('kinkakuji')}/attrs",
+                                       json={"rating": {"type": "Property", "value": 4.1}},
+                                       headers={"NGSILD-Tenant": "kyoto"})
+    assert response.status == 204
+    [(_, body)] = await receiver.wait_for(1)
+    assert body["data"] == [{"id": spot_id("kinkakuji"), "type": "TouristSpot", "rating": 4.1, SOURCE: "kyoto"}]
+
+
 async def test_a_periodic_subscription_on_the_wide_area_tenant_is_refused(client, receiver):
     subscription = {"type": "Subscription", "entities": [{"type": "TouristSpot"}], "timeInterval": 60,
                     "notification": {"endpoint": {"uri": receiver.url()}}}
